@@ -1,0 +1,25 @@
+"""vqmatch.theory: closed forms and estimators (pure functions, numpy and torch from one implementation)."""
+
+from .assignment import CriterionTriple, NearestCode, criterion_triple, nearest_code, usage_criteria
+from .gaussian import (
+    AffineMap,
+    empirical_gaussian_w2,
+    gaussian_moments,
+    gaussian_monge_map,
+    gaussian_w2,
+    gelbrich_bound,
+)
+
+__all__ = [
+    "AffineMap",
+    "CriterionTriple",
+    "NearestCode",
+    "criterion_triple",
+    "empirical_gaussian_w2",
+    "gaussian_moments",
+    "gaussian_monge_map",
+    "gaussian_w2",
+    "gelbrich_bound",
+    "nearest_code",
+    "usage_criteria",
+]
