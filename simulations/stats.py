@@ -1,0 +1,70 @@
+"""Small statistics shared by the studies and the claim evaluators (one place, no copies)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean of replicates with a t-based confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+    stderr: float
+    n: int
+    level: float = 0.95
+
+    @property
+    def halfwidth(self) -> float:
+        return 0.5 * (self.high - self.low)
+
+    def __str__(self) -> str:
+        return f"{_fmt(self.mean)} ± {_fmt(self.halfwidth)} ({self.level:.0%} CI, n={self.n})"
+
+
+def _fmt(x: float) -> str:
+    if x == 0 or not math.isfinite(x):
+        return f"{x}"
+    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
+
+
+def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
+    """Mean and t-interval of i.i.d. replicate values (stderr = sample sd / sqrt(n))."""
+    v = np.asarray(list(values), dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("values must not be empty")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got level={level}")
+    m = float(v.mean())
+    if v.size == 1:
+        return MeanCI(m, -math.inf, math.inf, math.inf, 1, level)
+    se = float(v.std(ddof=1) / math.sqrt(v.size))
+    q = float(_st.t.ppf(0.5 + level / 2, df=v.size - 1))
+    return MeanCI(m, m - q * se, m + q * se, se, int(v.size), level)
+
+
+def z_score(estimate: float, stderr: float, value: float) -> float:
+    """Number of standard errors between ``estimate`` and ``value`` (signed; inf if stderr is 0)."""
+    diff = estimate - value
+    if stderr <= 0 or not math.isfinite(stderr):
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return diff / stderr
+
+
+def loglog_slope(x: Iterable[float], y: Iterable[float]) -> tuple[float, float]:
+    """Least-squares slope of log y on log x and its standard error."""
+    lx, ly = np.log(np.asarray(list(x), float)), np.log(np.asarray(list(y), float))
+    if lx.size < 3:
+        raise ValueError(f"need at least 3 points for a slope, got {lx.size}")
+    fit = _st.linregress(lx, ly)
+    return float(fit.slope), float(fit.stderr)
+
+
+fmt = _fmt
