@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,9 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
     if v.size == 1:
         return MeanCI(m, -math.inf, math.inf, math.inf, 1, level)
     se = float(v.std(ddof=1) / math.sqrt(v.size))
-    q = float(_st.t.ppf(0.5 + level / 2, df=v.size - 1))
+    from scipy import stats  # lazy: scipy.stats is slow to import and the CLI must start fast
+
+    q = float(stats.t.ppf(0.5 + level / 2, df=v.size - 1))
     return MeanCI(m, m - q * se, m + q * se, se, int(v.size), level)
 
 
@@ -63,7 +64,9 @@ def loglog_slope(x: Iterable[float], y: Iterable[float]) -> tuple[float, float]:
     lx, ly = np.log(np.asarray(list(x), float)), np.log(np.asarray(list(y), float))
     if lx.size < 3:
         raise ValueError(f"need at least 3 points for a slope, got {lx.size}")
-    fit = _st.linregress(lx, ly)
+    from scipy import stats
+
+    fit = stats.linregress(lx, ly)
     return float(fit.slope), float(fit.stderr)
 
 

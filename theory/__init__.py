@@ -9,6 +9,7 @@ from .gaussian import (
     gaussian_w2,
     gelbrich_bound,
 )
+from .loss import wasserstein_vq_loss
 
 __all__ = [
     "AffineMap",
@@ -22,4 +23,5 @@ __all__ = [
     "gelbrich_bound",
     "nearest_code",
     "usage_criteria",
+    "wasserstein_vq_loss",
 ]
