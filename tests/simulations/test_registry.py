@@ -108,6 +108,7 @@ def test_z_score_and_slope():
     assert z_score(1.0, 0.0, 1.0) == 0.0 and z_score(2.0, 0.0, 1.0) == math.inf
     n = np.array([10, 20, 40, 80, 160])
     slope, se = loglog_slope(n, 3.0 * n ** -0.5)
-    assert math.isclose(slope, -0.5, abs_tol=1e-12) and se < 1e-7  # linregress stderr of an exact fit: round-off only
+    # linregress stderr of an exact fit is round-off only
+    assert math.isclose(slope, -0.5, abs_tol=1e-12) and se < 1e-7
     with pytest.raises(ValueError):
         loglog_slope([1, 2], [1, 2])
