@@ -10,6 +10,7 @@ from .gaussian import (
     gelbrich_bound,
 )
 from .loss import wasserstein_vq_loss
+from .quantization import optimal_density_exponent, paper_density_exponent
 
 __all__ = [
     "AffineMap",
@@ -22,6 +23,8 @@ __all__ = [
     "gaussian_w2",
     "gelbrich_bound",
     "nearest_code",
+    "optimal_density_exponent",
+    "paper_density_exponent",
     "usage_criteria",
     "wasserstein_vq_loss",
 ]

@@ -59,6 +59,11 @@ def check_mean_cov(xp, mean, cov, mean_name: str, cov_name: str):
                 f"{cov_name} must be symmetric, got max |C - C^T| = {asym:.3g} "
                 f"(largest entry {scale:.3g})"
             )
-    # Clearly negative eigenvalues are caught where the spectrum is computed anyway (no extra
+    diag_min = xp.min_diagonal(cov)
+    if diag_min < 0:
+        raise ValueError(
+            f"{cov_name} must be positive semi-definite, got a negative diagonal entry {diag_min:.3g}"
+        )
+    # Other clearly negative eigenvalues are caught where the spectrum is computed anyway (no extra
     # factorisation on the fast path, see theory.gaussian).
     return mean, cov

@@ -36,7 +36,8 @@ class NearestCode:
     Attributes
     ----------
     indices : array (n_features,), int64
-        Index of the nearest code of each feature (ties: the lowest index for the BLAS engine).
+        Index of the nearest code of each feature. Among codes at exactly the same distance, which
+        one is returned depends on round-off (the search centres the data); ``sq_dist`` is exact.
     sq_dist : array (n_features,)
         Squared Euclidean distance to that code, recomputed directly as ``||z - e||^2`` (no
         cancellation from the ``||z||^2 - 2 z.e + ||e||^2`` expansion used for the search).

@@ -72,10 +72,17 @@ class _TraceParts:
 
 
 def _factor(xp, a, name: str):
-    """A factor F with F F^T = a: Cholesky where it exists, Q Lambda^(1/2) elsewhere."""
+    """A factor F with F F^T = a: Cholesky where it exists, Q Lambda^(1/2) elsewhere.
+
+    Raises ValueError (naming ``name``) if ``a`` has a clearly negative eigenvalue.
+    """
     chol, ok = xp.cholesky(a)
     if bool(ok.all()):
         return chol
+    return _eig_factor(xp, a, name, chol, ok)
+
+
+def _eig_factor(xp, a, name, chol, ok):
     if xp.min_diagonal(a) < 0:
         raise ValueError(
             f"{name} must be positive semi-definite, got a negative diagonal entry "
@@ -99,7 +106,14 @@ def _factor(xp, a, name: str):
 def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _TraceParts:
     """tr((a^1/2 b a^1/2)^1/2) for symmetric PSD a, b of shape (..., d, d) (same batch shape)."""
     d = a.shape[-1]
-    f = _factor(xp, a, names[0])
+    chol, ok = xp.cholesky(a)
+    if bool(ok.all()):
+        f = chol
+    else:
+        f = _eig_factor(xp, a, names[0], chol, ok)
+        # a is singular: the part of b along its null space never enters M, so b's own spectrum
+        # must be checked here (on the fast path the congruence M = F^T b F preserves inertia)
+        _factor(xp, b, names[1])
     m = xp.mT(f) @ b @ f  # symmetric up to round-off; eigh/eigvalsh read one triangle
     if need_grad:
         mu, v = xp.eigh(m)
