@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._backend import namespace
+from ._backend import _NUMPY, namespace
 from ._validation import check_mean_cov, check_points
 
 __all__ = [
@@ -120,6 +120,18 @@ def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _Trace
     else:
         mu, v = xp.eigvalsh(m), None
     eps = xp.eps(mu)
+    if mu.ndim == 1 and not need_grad:  # unbatched: the checks on Python floats (fast path)
+        lo, hi = float(mu[0]), float(mu[-1])
+        mu_max = max(-lo, hi)
+        if lo < -1e3 * d * eps * mu_max:
+            raise ValueError(
+                f"{names[1]} must be positive semi-definite: the spectrum of "
+                f"{names[0]}^1/2 {names[1]} {names[0]}^1/2 has an eigenvalue {lo:.3g} "
+                f"(largest {mu_max:.3g})"
+            )
+        if lo <= d * eps * mu_max:  # round-off eigenvalues are zero (see below)
+            mu = mu * (mu > d * eps * mu_max)
+        return _TraceParts(value=xp.sqrt(mu).sum(-1), factor=f, vectors=None, inv_sqrt=None)
     # ascending eigenvalues: the largest magnitude is at one end
     mu_max = xp.clamp_min(xp.abs(mu[..., :1]), mu[..., -1:])
     if bool((mu[..., :1] < (-1e3 * d * eps) * mu_max).any()):
@@ -147,37 +159,65 @@ def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _Trace
 _TORCH_FUNCTIONS: dict[str, Any] = {}
 
 
+def _linalg_ops(xp, x):
+    """Where the small ``d x d`` linear algebra runs: numpy's LAPACK for numpy arrays and CPU tensors
+    (torch's CPU LAPACK calls start OpenMP regions whose cost dwarfs a d <= 256 factorisation), torch
+    for GPU tensors."""
+    if xp.name == "torch" and x.device.type == "cpu":
+        return _NUMPY
+    return xp
+
+
+def _host(ops, x):
+    return x.detach().numpy() if ops is _NUMPY and not isinstance(x, _NUMPY.lib.ndarray) else x
+
+
+def _trace_value(xp, a, b, names):
+    """The trace term without autograd, computed where _linalg_ops says, returned in xp."""
+    ops = _linalg_ops(xp, a)
+    value = _trace_parts(ops, _host(ops, a), _host(ops, b), names, need_grad=False).value
+    if ops is xp:
+        return value
+    return xp.lib.as_tensor(value, dtype=a.dtype, device=a.device)
+
+
+def _grad_from(ops, parts: _TraceParts, grad):
+    """0.5 F V diag(capped mu^-1/2) V^T F^T, times the incoming gradient (batched)."""
+    fv = parts.factor @ parts.vectors
+    return 0.5 * grad[..., None, None] * ((fv * parts.inv_sqrt[..., None, :]) @ ops.mT(fv))
+
+
 def _torch_functions(xp):
     """The two torch autograd Functions, built once on first use (torch imported lazily)."""
     if _TORCH_FUNCTIONS:
         return _TORCH_FUNCTIONS
     torch = xp.lib
 
-    def _grad_from(parts: _TraceParts, grad):
-        fv = parts.factor @ parts.vectors
-        return 0.5 * grad[..., None, None] * ((fv * parts.inv_sqrt[..., None, :]) @ fv.mT)
-
     class BuresTrace(torch.autograd.Function):
         """tr((A^1/2 B A^1/2)^1/2) with the closed-form, eigenvector-derivative-free backward."""
 
         @staticmethod
         def forward(ctx, a, b, names):
+            ops = _linalg_ops(xp, a)
             need_b = ctx.needs_input_grad[1]
-            parts = _trace_parts(xp, a, b, names, need_grad=need_b)
-            ctx.names = names
+            parts = _trace_parts(ops, _host(ops, a), _host(ops, b), names, need_grad=need_b)
+            ctx.names, ctx.ops = names, ops
             ctx.parts = parts if need_b else None
             ctx.save_for_backward(a, b)
-            return parts.value
+            return torch.as_tensor(parts.value, dtype=a.dtype, device=a.device)
 
         @staticmethod
         def backward(ctx, grad):
             a, b = ctx.saved_tensors
+            ops = ctx.ops
+            g = _host(ops, grad)
             grad_a = grad_b = None
             if ctx.needs_input_grad[1]:
-                grad_b = _grad_from(ctx.parts, grad)
+                grad_b = torch.as_tensor(_grad_from(ops, ctx.parts, g), device=b.device)
             if ctx.needs_input_grad[0]:
-                flipped = _trace_parts(xp, b, a, ctx.names[::-1], need_grad=True)
-                grad_a = _grad_from(flipped, grad)
+                flipped = _trace_parts(ops, _host(ops, b), _host(ops, a), ctx.names[::-1],
+                                       need_grad=True)
+                grad_a = torch.as_tensor(_grad_from(ops, flipped, g), device=a.device)
             return grad_a, grad_b, None
 
     class SafeSqrt(torch.autograd.Function):
@@ -229,9 +269,9 @@ def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names):
         fns = _torch_functions(xp)
         trace_term = fns["trace"].apply(cov_s, cov_t, names)
     else:
-        trace_term = _trace_parts(xp, cov_s, cov_t, names, need_grad=False).value
+        trace_term = _trace_value(xp, cov_s, cov_t, names)
     diff = mean_s - mean_t
-    mean_term = (diff[..., None, :] @ diff[..., :, None])[..., 0, 0]
+    mean_term = diff @ diff if diff.ndim == 1 else (diff * diff).sum(-1)
     traces = xp.trace(cov_s) + xp.trace(cov_t)
     w2sq = xp.clamp_min(mean_term + traces - 2.0 * trace_term, 0.0)
     if squared:
