@@ -13,21 +13,6 @@ from hypothesis import strategies as st
 from tests._helpers import to_lib, to_numpy
 from theory import criterion_triple, nearest_code, usage_criteria
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # 2 cores shared with other jobs: torch's 2-thread regions stall on descheduled threads, which
-    # makes the many small chunked GEMMs below slow. One thread; restored afterwards.
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 # ----------------------------------------------------------------------------------------------
 # nearest_code against brute force
 # ----------------------------------------------------------------------------------------------

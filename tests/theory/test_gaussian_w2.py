@@ -28,21 +28,6 @@ EPS = np.finfo(np.float64).eps
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # With 2 cores shared with other jobs, MKL's 2-thread OpenMP regions wait on descheduled threads:
-    # a tiny torch.linalg.cholesky then takes ~20 ms instead of ~15 us. Restored afterwards.
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------

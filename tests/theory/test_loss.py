@@ -13,16 +13,6 @@ torch = pytest.importorskip("torch")
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # see tests/theory/test_w2_gradients.py: MKL's 2-thread regions on 2 shared cores make tiny
-    # factorisations take milliseconds; one thread keeps the file fast. Restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def features_and_codes(seed, n=512, k=64, d=8, code_scale=1.0):
     g = torch.Generator().manual_seed(seed)
     mix = torch.randn(d, d, generator=g, dtype=DT) * 0.4 + torch.eye(d, dtype=DT)

@@ -13,17 +13,6 @@ torch = pytest.importorskip("torch")
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # With 2 cores shared with other jobs, MKL's 2-thread OpenMP regions wait on descheduled threads:
-    # a 3 x 3 torch.linalg.cholesky then takes ~20 ms instead of ~15 us. One thread keeps these
-    # tiny-matrix tests fast; the previous setting is restored afterwards.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_spd(rng, d, lo=0.5, hi=2.0):
     q, _ = np.linalg.qr(rng.normal(size=(d, d)))
     s = (q * rng.uniform(lo, hi, size=d)) @ q.T
