@@ -1,0 +1,28 @@
+"""vqmatch.figures: one module per figure; each reads results files only (never computes).
+
+``FIGURES`` maps a study name to the module (imported lazily: matplotlib is only loaded when a
+figure is drawn).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+FIGURES = {"density": "figures.optimal_density"}
+
+
+def make_figures(out_dir: str | Path = "out", studies: list[str] | None = None) -> dict[str, list]:
+    """Draw the figure of every study that has results under ``out_dir``.
+
+    Returns ``{study: [paths]}``; studies without results are skipped (listed with an empty list).
+    """
+    made: dict[str, list] = {}
+    for study, module in FIGURES.items():
+        if studies is not None and study not in studies:
+            continue
+        if not (Path(out_dir) / "results" / study / "summary.json").exists():
+            made[study] = []
+            continue
+        made[study] = importlib.import_module(module).make(out_dir)
+    return made

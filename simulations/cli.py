@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(v)
     v.add_argument("--only", metavar="PATTERN", help="claim ids matching this glob / substring")
     sub.add_parser("list", help="list the studies and the claims")
+    f = sub.add_parser("figures", help="draw the figures of the studies found under --out")
+    f.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
+    r = sub.add_parser("reproduce", help="run every study, verify every claim, draw every figure")
+    _add_common(r)
     for name, study in sorted(STUDIES.items()):
         p = sub.add_parser(name, help=study.description)
         _add_common(p)
@@ -126,6 +130,16 @@ def cmd_study(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    from figures import make_figures
+
+    made = make_figures(args.out)
+    for study, paths in made.items():
+        print(f"{study}: " + (", ".join(str(p) for p in paths) if paths
+                              else f"no results under {args.out} (run `vqmatch {study}` first)"))
+    return 0
+
+
 def cmd_list(_args) -> int:
     for name, study in sorted(STUDIES.items()):
         print(f"{name}: {study.description} (presets: {', '.join(p for p in PRESETS if p in study.presets)})")
@@ -142,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "figures":
+            return cmd_figures(args)
+        if args.command == "reproduce":
+            for name in sorted(STUDIES):
+                cmd_study(argparse.Namespace(**{**vars(args), "command": name, "json": None}))
+            args.only = None
+            cmd_verify(args)
+            return cmd_figures(args)
         return cmd_study(args)
     except (ValueError, OSError) as exc:
         print(f"vqmatch: error: {exc}", file=sys.stderr)
