@@ -23,6 +23,11 @@ _EPS = {c: float(np.finfo(c).eps) for c in "efd"}
 
 
 _LAPACK = []
+# Small unbatched float64 matrices call scipy's LAPACK wrappers directly (potrf, syevd): numpy's
+# linalg wrappers cost more than the factorisation itself there. Larger ones go through numpy, whose
+# BLAS also does the matrix products: alternating between scipy's and numpy's separately bundled
+# OpenBLAS thread pools makes mid-size calls several times slower (measured at d = 128).
+_DIRECT_LAPACK_MAX_DIM = 16
 
 
 def _lapack():
@@ -79,7 +84,7 @@ class _NumpyOps:
     @staticmethod
     def cholesky(a):
         """Lower Cholesky factor and a boolean success flag per batch element."""
-        if a.ndim == 2 and a.dtype == np.float64:  # LAPACK potrf directly: no wrapper overhead
+        if a.ndim == 2 and a.dtype == np.float64 and a.shape[0] <= _DIRECT_LAPACK_MAX_DIM:
             factor, info = _lapack().dpotrf(a, lower=1, clean=1)
             return factor, np.bool_(info == 0)
         try:
@@ -102,7 +107,7 @@ class _NumpyOps:
 
     @staticmethod
     def eigvalsh(a):
-        if a.ndim == 2 and a.dtype == np.float64:  # LAPACK syevd directly (lower triangle)
+        if a.ndim == 2 and a.dtype == np.float64 and a.shape[0] <= _DIRECT_LAPACK_MAX_DIM:
             w, _, info = _lapack().dsyevd(a, compute_v=0, lower=1)
             if info == 0:
                 return w

@@ -221,12 +221,13 @@ def _torch_functions(xp):
             return grad_a, grad_b, None
 
     class SafeSqrt(torch.autograd.Function):
-        """sqrt(x) whose derivative is 0 (not inf or nan) where x <= floor (x is round-off)."""
+        """sqrt(x) whose derivative is 0 (not inf or nan) where x is at round-off level."""
 
         @staticmethod
-        def forward(ctx, x, floor):
+        def forward(ctx, x, scale):
+            # W2^2 is a difference of terms of size `scale`: below 64 eps * scale it is round-off
             root = torch.sqrt(torch.clamp(x, min=0.0))
-            ctx.save_for_backward(root, x > floor)
+            ctx.save_for_backward(root, x > _SQRT_ROUNDOFF * torch.finfo(x.dtype).eps * scale)
             return root
 
         @staticmethod
@@ -260,9 +261,8 @@ def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names):
         and (cov_s.requires_grad or cov_t.requires_grad or mean_s.requires_grad
              or mean_t.requires_grad)
     )
-    if use_autograd:  # make the forward see exactly the symmetric part the backward assumes
-        cov_s = 0.5 * (cov_s + xp.mT(cov_s))
-        cov_t = 0.5 * (cov_t + xp.mT(cov_t))
+    # No explicit symmetrisation: the inputs passed the symmetry check, and the backward returns the
+    # symmetric gradient (the derivative with respect to the symmetric part of each covariance).
     if cov_s.shape != cov_t.shape:
         cov_s, cov_t = _broadcast_pair(xp, cov_s, cov_t)
     if use_autograd:
@@ -277,8 +277,7 @@ def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names):
     if squared:
         result = w2sq
     elif use_autograd:
-        floor = (_SQRT_ROUNDOFF * xp.eps(w2sq) * (traces + mean_term)).detach()
-        result = _torch_functions(xp)["sqrt"].apply(w2sq, floor)
+        result = _torch_functions(xp)["sqrt"].apply(w2sq, (traces + mean_term).detach())
     else:
         result = xp.sqrt(w2sq)
     if xp.name == "numpy":
