@@ -11,8 +11,8 @@ the measuring instrument. Given ``K`` codes and the log-density :math:`\ell = \l
   ``d = 4``);
 * :func:`estimate_exponent_gaussian_moment` (Gaussian ``f`` only): :math:`f^a \propto N(m, S/a)`,
   so a second-moment fit gives ``a`` without density estimation (tail-dominated, see there);
-* :func:`replicate_ci`, :func:`separation`, :func:`candidate_exponents`: confidence intervals over
-  independent replicates and distances (in standard errors) to the candidate exponents.
+Confidence intervals over independent replicates come from :func:`simulations.stats.mean_ci`; the
+study (:mod:`simulations.optimal_density`) turns them into distances to the candidate exponents.
 """
 
 from __future__ import annotations
@@ -23,18 +23,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 from scipy.spatial import cKDTree
 
 from ._random import SeedLike, as_generator
 
 __all__ = [
     "ExponentEstimate",
-    "candidate_exponents",
     "estimate_exponent",
     "estimate_exponent_gaussian_moment",
-    "replicate_ci",
-    "separation",
 ]
 
 LogPdf = Callable[[np.ndarray], np.ndarray]
@@ -53,7 +49,7 @@ class ExponentEstimate:
         Its standard error from this one codebook. For the kNN estimators it is the least-squares
         standard error (divided by :math:`|1 - F'(\hat a)|` for ``"knn"``) and is *optimistic*:
         neighbouring codes share neighbours, so residuals are positively correlated (for i.i.d.
-        codebooks the true sd is 1.5-5x larger). Use replicates (:func:`replicate_ci`) for CIs.
+        codebooks the true sd is 1.5-5x larger). Use replicates (:func:`simulations.stats.mean_ci`) for CIs.
     n_used : int
         Number of codes entering the fit (after trimming).
     method : str
@@ -287,7 +283,7 @@ def estimate_exponent(
     ExponentEstimate
         ``stderr`` is the OLS standard error over :math:`|1 - F'(\hat a)|` (the sensitivity of the
         fixed point). It ignores the correlation of neighbouring residuals and is optimistic by
-        1.5-5x for i.i.d. codebooks: use independent replicates and :func:`replicate_ci`.
+        1.5-5x for i.i.d. codebooks: use independent replicates and :func:`simulations.stats.mean_ci`.
 
     Raises
     ------
@@ -463,62 +459,3 @@ def estimate_exponent_gaussian_moment(codebook, cov=None, mean=None) -> Exponent
         dim=d,
         diagnostics=diag,
     )
-
-
-# ------------------------------------------------------------------- replicates and separation
-
-
-def replicate_ci(values, *, level: float = 0.95) -> tuple[float, tuple[float, float], float]:
-    r"""Mean, two-sided Student-t confidence interval and standard error over replicates.
-
-    For independent replicates :math:`v_1, \dots, v_n` (e.g. exponent estimates from codebooks
-    trained with independent seeds), :math:`\bar v \pm t_{n-1,(1+\gamma)/2}\, s/\sqrt n` with
-    :math:`s` the sample standard deviation (``ddof=1``) and :math:`\gamma` = ``level``. Exact for
-    normal replicates, asymptotically valid otherwise (Student 1908).
-
-    ``values``: finite, 1-D, ``n >= 2``; ``level`` in ``(0, 1)``. Returns
-    ``(mean, (low, high), stderr)`` with ``stderr`` :math:`= s/\sqrt n`.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"values must be a 1-D array with at least 2 entries, got shape={v.shape}")
-    if not np.isfinite(v).all():
-        raise ValueError("values contains NaN or Inf values")
-    if not (isinstance(level, (int, float, np.floating)) and 0.0 < level < 1.0):
-        raise ValueError(f"level must be in (0, 1), got level={level!r}")
-    n = v.size
-    mean = float(v.mean())
-    stderr = float(v.std(ddof=1) / math.sqrt(n))
-    half = float(stats.t.ppf(0.5 + level / 2.0, df=n - 1)) * stderr
-    return mean, (mean - half, mean + half), stderr
-
-
-def candidate_exponents(d: int) -> dict[str, float]:
-    r"""The exponents at stake in dimension ``d``.
-
-    ``"d/(d+2)"`` (Zador/Gersho/Graf-Luschgy: optimal MSE codes), ``"1"`` (codes distributed
-    like the data) and ``"(d+2)/d"`` (Fang et al., arXiv 2506.15078, Theorem 2).
-    """
-    d = _check_int("d", d, 1)
-    return {"d/(d+2)": d / (d + 2), "1": 1.0, "(d+2)/d": (d + 2) / d}
-
-
-def separation(estimate: float, stderr: float, candidates: Mapping[str, float]) -> dict[str, float]:
-    r"""Distance, in standard errors, from an estimate to each candidate exponent.
-
-    Returns :math:`|\hat a - a_c| / \mathrm{se}` for every ``name -> a_c`` in ``candidates`` (e.g.
-    :func:`candidate_exponents`). With a replicate standard error (:func:`replicate_ci`) and
-    ``n`` replicates, compare with a t quantile on ``n - 1`` degrees of freedom, not with 1.96.
-    """
-    est, se = float(estimate), float(stderr)
-    if not math.isfinite(est):
-        raise ValueError(f"estimate must be finite, got estimate={estimate!r}")
-    if not (math.isfinite(se) and se > 0.0):
-        raise ValueError(f"stderr must be finite and > 0, got stderr={stderr!r}")
-    out: dict[str, float] = {}
-    for name, value in candidates.items():
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError(f"candidate {name!r} must be finite, got {value!r}")
-        out[name] = abs(est - v) / se
-    return out

@@ -35,15 +35,20 @@ def _fmt(x: float) -> str:
 
 
 def mean_ci(values: Iterable[float], level: float = 0.95) -> MeanCI:
-    """Mean and t-interval of i.i.d. replicate values (stderr = sample sd / sqrt(n))."""
+    r"""Mean and Student-t interval of i.i.d. replicate values.
+
+    :math:`\bar v \pm t_{n-1,(1+\gamma)/2}\, s/\sqrt n`, ``s`` the sample standard deviation
+    (ddof = 1), :math:`\gamma` = ``level``; exact for normal replicates, asymptotically valid
+    otherwise. ``values``: finite, 1-D, at least 2.
+    """
     v = np.asarray(list(values), dtype=np.float64)
-    if v.size == 0:
-        raise ValueError("values must not be empty")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got level={level}")
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"values must be a 1-D array with at least 2 entries, got shape={v.shape}")
+    if not np.isfinite(v).all():
+        raise ValueError("values contains NaN or Inf values")
+    if not (isinstance(level, (int, float, np.floating)) and 0 < level < 1):
+        raise ValueError(f"level must be in (0, 1), got level={level!r}")
     m = float(v.mean())
-    if v.size == 1:
-        return MeanCI(m, -math.inf, math.inf, math.inf, 1, level)
     se = float(v.std(ddof=1) / math.sqrt(v.size))
     from scipy import stats  # lazy: scipy.stats is slow to import and the CLI must start fast
 

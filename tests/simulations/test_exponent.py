@@ -18,11 +18,8 @@ from scipy import stats
 from simulations._random import spawn_generators
 from simulations.exponent import (
     ExponentEstimate,
-    candidate_exponents,
     estimate_exponent,
     estimate_exponent_gaussian_moment,
-    replicate_ci,
-    separation,
 )
 
 EXPONENTS = [1 / 3, 1 / 2, 1.0, 2.0, 3.0]
@@ -351,70 +348,3 @@ def test_gaussian_moment_bad_codebook():
         estimate_exponent_gaussian_moment(np.ones((2, 2)))
     with pytest.raises(ValueError, match="all codes are at the mean"):
         estimate_exponent_gaussian_moment(np.zeros((5, 2)))
-
-
-# ------------------------------------------------------------------ replicate_ci and separation
-
-
-def test_replicate_ci_known_values():
-    mean, (lo, hi), se = replicate_ci([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert mean == 3.0
-    assert se == pytest.approx(math.sqrt(2.5 / 5))
-    assert hi - mean == pytest.approx(2.7764451051977987 * se)
-    assert mean - lo == pytest.approx(hi - mean)
-    _, (lo90, hi90), _ = replicate_ci([1.0, 2.0, 3.0, 4.0, 5.0], level=0.9)
-    assert lo < lo90 < hi90 < hi
-
-
-def test_replicate_ci_coverage():
-    gens = spawn_generators(2024, 200)
-    covered = 0
-    for g in gens:
-        _, (lo, hi), _ = replicate_ci(g.normal(1.5, 2.0, size=10))
-        covered += lo <= 1.5 <= hi
-    assert 0.90 <= covered / 200 <= 0.98
-
-
-@pytest.mark.parametrize(
-    ("values", "level", "match"),
-    [
-        ([1.0], 0.95, "at least 2"),
-        ([[1.0, 2.0], [3.0, 4.0]], 0.95, "1-D"),
-        ([1.0, np.nan, 2.0], 0.95, "NaN"),
-        ([1.0, 2.0], 1.0, "level"),
-        ([1.0, 2.0], 0.0, "level"),
-    ],
-)
-def test_replicate_ci_bad_input(values, level, match):
-    with pytest.raises(ValueError, match=match):
-        replicate_ci(values, level=level)
-
-
-def test_candidates_and_separation():
-    cands = candidate_exponents(2)
-    assert cands == {"d/(d+2)": 0.5, "1": 1.0, "(d+2)/d": 2.0}
-    sep = separation(0.55, 0.05, cands)
-    assert sep == pytest.approx({"d/(d+2)": 1.0, "1": 9.0, "(d+2)/d": 29.0})
-    assert separation(1.0, 0.1, {}) == {}
-    assert candidate_exponents(1)["(d+2)/d"] == 3.0
-
-
-@pytest.mark.parametrize(
-    ("args", "match"),
-    [
-        ((0.5, 0.0, {"x": 1.0}), "stderr"),
-        ((0.5, -1.0, {"x": 1.0}), "stderr"),
-        ((0.5, np.nan, {"x": 1.0}), "stderr"),
-        ((np.inf, 0.1, {"x": 1.0}), "estimate"),
-        ((0.5, 0.1, {"x": np.nan}), "candidate 'x'"),
-    ],
-)
-def test_separation_bad_input(args, match):
-    with pytest.raises(ValueError, match=match):
-        separation(*args)
-
-
-@pytest.mark.parametrize("d", [0, -1, 1.5, True])
-def test_candidate_exponents_bad_d(d):
-    with pytest.raises(ValueError, match="d must be"):
-        candidate_exponents(d)

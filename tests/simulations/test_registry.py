@@ -103,6 +103,26 @@ def test_mean_ci_matches_t_interval_and_covers():
     assert 0.91 <= cover <= 0.98
 
 
+def test_mean_ci_known_values_and_levels():
+    ci = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert ci.mean == 3.0 and math.isclose(ci.stderr, math.sqrt(2.5 / 5))
+    assert math.isclose(ci.high - ci.mean, 2.7764451051977987 * ci.stderr)  # t_{0.975, 4}
+    narrow = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0], level=0.9)
+    assert ci.low < narrow.low < narrow.high < ci.high
+
+
+@pytest.mark.parametrize(("values", "level", "match"), [
+    ([1.0], 0.95, "at least 2"),
+    ([[1.0, 2.0], [3.0, 4.0]], 0.95, "1-D"),
+    ([1.0, np.nan, 2.0], 0.95, "NaN"),
+    ([1.0, 2.0], 1.0, "level"),
+    ([1.0, 2.0], 0.0, "level"),
+])
+def test_mean_ci_bad_input(values, level, match):
+    with pytest.raises(ValueError, match=match):
+        mean_ci(values, level=level)
+
+
 def test_z_score_and_slope():
     assert z_score(3.0, 0.5, 2.0) == 2.0
     assert z_score(1.0, 0.0, 1.0) == 0.0 and z_score(2.0, 0.0, 1.0) == math.inf
