@@ -83,7 +83,7 @@ PRESETS = {
                              random_codes=4096, random_features=100_000, random_replicates=6),
     "full": DensityConfig(lloyd_levels=(16, 64, 256, 1024), kmeans_dims=(2, 3, 4, 6, 8),
                           kmeans_codes=(256, 1024, 4096), kmeans_samples_per_code=250,
-                          kmeans_replicates=5, kmeans_max_iter=300, random_codes=16384,
+                          kmeans_replicates=3, kmeans_max_iter=150, random_codes=16384,
                           random_features=200_000, random_replicates=8),
 }
 
