@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import platform
@@ -126,14 +127,10 @@ class StudyStore:
         columns: list[str] = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
-        lines = []
-        import io
-
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        for row in rows:
+        for row in rows:  # nested values (lists, dicts) as JSON in their cell
             writer.writerow({k: json.dumps(_jsonable(v)) if isinstance(v, (dict, list, tuple))
                              else v for k, v in row.items()})
-        lines.append(buf.getvalue())
-        atomic_write_text(self.root / "rows.csv", "".join(lines))
+        atomic_write_text(self.root / "rows.csv", buf.getvalue())
