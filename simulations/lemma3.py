@@ -41,7 +41,7 @@ import scipy.linalg
 from theory import gaussian_monge_map, gaussian_w2, gelbrich_bound
 
 from ._random import spawn_generators
-from .registry import Cell, Measurement, Study, claim, combine, register_study
+from .registry import Cell, Measurement, Study, claim, combine, decide, register_study
 from .registry import verdict_from_thresholds as thresholds
 from .stats import fmt, loglog_slope, mean_ci, z_score
 
@@ -354,7 +354,7 @@ def _eval_closed_form(res) -> Measurement:
         thresholds(gain, confirm_below=1e-8, refute_above=1e-6),
         thresholds(max_z_ot, confirm_below=4.0, refute_above=6.0),
         # the excess over the sample moments must vanish: clearly smaller at the largest n
-        "confirmed" if drop_z > 3 else ("refuted" if drop_z < -3 else "inconclusive"),
+        decide(confirmed=drop_z > 3, refuted=drop_z < -3),
     ]
     measured = (
         "Monge-map MC cost / closed form - 1: "
@@ -401,7 +401,7 @@ def _eval_symmetry(res) -> Measurement:
 def _eval_gelbrich(res) -> Measurement:
     g = res.summary["gelbrich"]
     slack = min(v["min_rel_slack"] for v in g.values())
-    verdict = "confirmed" if slack >= -1e-9 else ("refuted" if slack < -1e-6 else "inconclusive")
+    verdict = thresholds(-slack, confirm_below=1e-9, refute_above=1e-6)
     ratios = ", ".join(f"{k}: {v['mean_w_gauss_over_w_exact']:.3f}" for k, v in g.items())
     return Measurement(
         f"min (OT - closed form)/OT = {fmt(slack)} over {len(g)} pair/dimension cells; "

@@ -41,7 +41,7 @@ from theory.quantization import (
 
 from ._random import spawn_generators
 from .exponent import estimate_exponent, estimate_exponent_gaussian_moment
-from .registry import Cell, Measurement, Study, claim, combine, register_study
+from .registry import Cell, Measurement, Study, claim, combine, decide, register_study
 from .registry import verdict_from_thresholds as thresholds
 from .stats import mean_ci
 
@@ -344,12 +344,9 @@ def _eval_exponent(res) -> Measurement:
     z_paper = [abs(e["separation_se"]["paper (d+2)/d"]) for e in cells]
     nearest = [_nearest_candidate(e) for e in cells]
     n_classical = sum(n == "classical d/(d+2)" for n in nearest)
-    if all(z > 5 for z in z_paper) and n_classical == len(cells):
-        verdict = "refuted"
-    elif all(z < 3 for z in z_paper) and all(n == "paper (d+2)/d" for n in nearest):
-        verdict = "confirmed"
-    else:
-        verdict = "inconclusive"
+    verdict = decide(
+        refuted=all(z > 5 for z in z_paper) and n_classical == len(cells),
+        confirmed=all(z < 3 for z in z_paper) and all(n == "paper (d+2)/d" for n in nearest))
     parts = [f"d={e['d']} {e['source']} K={e['n_codes']} ({e['method']}): "
              f"{e['exponent_hat']:.3f} [{e['exponent_ci'][0]:.3f}, {e['exponent_ci'][1]:.3f}] vs "
              f"classical {e['candidates']['classical d/(d+2)']:.3f} / paper "
@@ -372,12 +369,7 @@ def _eval_classical(res) -> Measurement:
     cells = _largest_k(res.summary["estimates"])
     gaps = [abs(e["exponent_hat"] - e["candidates"]["classical d/(d+2)"]) for e in cells]
     nearest_ok = all(_nearest_candidate(e) == "classical d/(d+2)" for e in cells)
-    if nearest_ok and max(gaps) <= 0.1:
-        verdict = "confirmed"
-    elif not nearest_ok:
-        verdict = "refuted"
-    else:
-        verdict = "inconclusive"
+    verdict = decide(confirmed=nearest_ok and max(gaps) <= 0.1, refuted=not nearest_ok)
     worst = cells[int(np.argmax(gaps))]
     return Measurement(
         f"largest |estimate - d/(d+2)| = {max(gaps):.3f} (d={worst['d']} {worst['source']} "
@@ -398,9 +390,8 @@ def _eval_panter(res) -> Measurement:
     rel = [r["rel_diff"] for r in rows]
     monotone = all(abs(b) < abs(a) for a, b in itertools.pairwise(rel))
     last = rows[-1]
-    verdict = thresholds(abs(last["rel_diff"]), confirm_below=0.01, refute_above=0.05)
-    if verdict == "confirmed" and not monotone:
-        verdict = "inconclusive"
+    gap = abs(last["rel_diff"])
+    verdict = decide(confirmed=gap <= 0.01 and monotone, refuted=gap > 0.05)
     return Measurement(
         ", ".join(f"K={r['n_codes']}: {r['k2_distortion']:.4f}" for r in rows)
         + f" vs {last['panter_dite']:.4f} (relative gap {last['rel_diff']:+.2e} at "
@@ -424,9 +415,9 @@ def _eval_random(res) -> Measurement:
         return r["gain_vs_matched_ci"][0] > 0 and not lo <= 1 <= hi
 
     losers = [r for r in rows if beaten(r)]
-    verdict = "refuted" if losers else (
-        "confirmed" if all(r["best_scale2_ci"][0] <= 1 <= r["best_scale2_ci"][1] for r in rows)
-        else "inconclusive")
+    verdict = decide(
+        refuted=bool(losers),
+        confirmed=all(r["best_scale2_ci"][0] <= 1 <= r["best_scale2_ci"][1] for r in rows))
     parts = [f"d={r['d']}: s2* = {r['best_scale2']:.3f} [{r['best_scale2_ci'][0]:.3f}, "
              f"{r['best_scale2_ci'][1]:.3f}] (high-res {r['best_scale2_theory']:.3f}, low-rate "
              f"{r['best_scale2_lowrate']:.3f}), matching costs {100 * r['gain_vs_matched']:.2f}%"

@@ -128,6 +128,16 @@ def verdict_from_thresholds(value: float, *, confirm_below: float, refute_above:
     return "inconclusive"
 
 
+def decide(*, confirmed: bool, refuted: bool) -> Verdict:
+    """The verdict of two measured conditions: ``refuted`` wins, then ``confirmed``, otherwise
+    ``inconclusive`` (neither condition met by the data)."""
+    if refuted:
+        return "refuted"
+    if confirmed:
+        return "confirmed"
+    return "inconclusive"
+
+
 def combine(verdicts: list[Verdict]) -> Verdict:
     """All parts confirmed -> confirmed; any part refuted -> refuted; otherwise inconclusive."""
     if any(v == "refuted" for v in verdicts):

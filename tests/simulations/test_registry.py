@@ -11,6 +11,7 @@ from simulations.registry import (
     Measurement,
     Study,
     combine,
+    decide,
     run_study,
     verdict_from_thresholds,
 )
@@ -88,6 +89,9 @@ def test_verdict_helpers():
     assert combine(["confirmed", "inconclusive"]) == "inconclusive"
     assert combine(["inconclusive", "refuted"]) == "refuted"
     assert combine([]) == "inconclusive"
+    assert decide(confirmed=True, refuted=False) == "confirmed"
+    assert decide(confirmed=True, refuted=True) == "refuted"
+    assert decide(confirmed=False, refuted=False) == "inconclusive"
     with pytest.raises(ValueError, match="verdict"):
         Measurement("x", "probably")
 
