@@ -74,12 +74,13 @@ class _TraceParts:
 def _factor(xp, a, name: str):
     """A factor F with F F^T = a: Cholesky where it exists, Q Lambda^(1/2) elsewhere.
 
-    Raises ValueError (naming ``name``) if ``a`` has a clearly negative eigenvalue.
+    Returns ``(F, positive_definite)``; raises ValueError (naming ``name``) if ``a`` has a clearly
+    negative eigenvalue.
     """
     chol, ok = xp.cholesky(a)
     if bool(ok.all()):
-        return chol
-    return _eig_factor(xp, a, name, chol, ok)
+        return chol, True
+    return _eig_factor(xp, a, name, chol, ok), False
 
 
 def _eig_factor(xp, a, name, chol, ok):
@@ -103,14 +104,19 @@ def _eig_factor(xp, a, name, chol, ok):
     return xp.where(ok[..., None, None], chol, eig_factor)
 
 
+def _not_psd(names: tuple[str, str], worst: float, largest: float):
+    raise ValueError(
+        f"{names[1]} must be positive semi-definite: the spectrum of "
+        f"{names[0]}^1/2 {names[1]} {names[0]}^1/2 has an eigenvalue {worst:.3g} "
+        f"(largest {largest:.3g})"
+    )
+
+
 def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _TraceParts:
     """tr((a^1/2 b a^1/2)^1/2) for symmetric PSD a, b of shape (..., d, d) (same batch shape)."""
     d = a.shape[-1]
-    chol, ok = xp.cholesky(a)
-    if bool(ok.all()):
-        f = chol
-    else:
-        f = _eig_factor(xp, a, names[0], chol, ok)
+    f, positive_definite = _factor(xp, a, names[0])
+    if not positive_definite:
         # a is singular: the part of b along its null space never enters M, so b's own spectrum
         # must be checked here (on the fast path the congruence M = F^T b F preserves inertia)
         _factor(xp, b, names[1])
@@ -124,23 +130,14 @@ def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _Trace
         lo, hi = float(mu[0]), float(mu[-1])
         mu_max = max(-lo, hi)
         if lo < -1e3 * d * eps * mu_max:
-            raise ValueError(
-                f"{names[1]} must be positive semi-definite: the spectrum of "
-                f"{names[0]}^1/2 {names[1]} {names[0]}^1/2 has an eigenvalue {lo:.3g} "
-                f"(largest {mu_max:.3g})"
-            )
+            _not_psd(names, lo, mu_max)
         if lo <= d * eps * mu_max:  # round-off eigenvalues are zero (see below)
             mu = mu * (mu > d * eps * mu_max)
         return _TraceParts(value=xp.sqrt(mu).sum(-1), factor=f, vectors=None, inv_sqrt=None)
     # ascending eigenvalues: the largest magnitude is at one end
     mu_max = xp.clamp_min(xp.abs(mu[..., :1]), mu[..., -1:])
     if bool((mu[..., :1] < (-1e3 * d * eps) * mu_max).any()):
-        worst = float(xp.to_numpy(mu[..., 0]).min())
-        raise ValueError(
-            f"{names[1]} must be positive semi-definite: the spectrum of "
-            f"{names[0]}^1/2 {names[1]} {names[0]}^1/2 has an eigenvalue {worst:.3g} "
-            f"(largest {float(xp.to_numpy(mu_max).max()):.3g})"
-        )
+        _not_psd(names, float(xp.to_numpy(mu[..., 0]).min()), float(xp.to_numpy(mu_max).max()))
     # eigenvalues at round-off level are zero (exactly singular covariances are common: a codebook
     # with fewer codes than dimensions); sqrt would turn their 1e-16 noise into 1e-8 errors
     floor = (d * eps) * mu_max
