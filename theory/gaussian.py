@@ -19,7 +19,8 @@ Gradients (torch). The trace term has its own backward, derived in closed form:
     \frac{\partial}{\partial \Sigma_t}\operatorname{tr}(\cdot)^{1/2} = \tfrac12 F V\,
         \mathrm{diag}(\mu_i^{-1/2})\,V^\top F^\top, \qquad M = V\,\mathrm{diag}(\mu)\,V^\top,
 
-and symmetrically for :math:`\Sigma_s` with a factor of :math:`\Sigma_t`. No eigenvector derivative
+and symmetrically for :math:`\Sigma_s` with a factor of :math:`\Sigma_t` (for unbatched inputs the
+whole :math:`W_2` is one autograd node with these closed-form gradients). No eigenvector derivative
 (with its :math:`1/(\mu_i-\mu_j)` terms) and no matrix inverse appears, so equal, isotropic and
 degenerate spectra are harmless. The true derivative of :math:`\sqrt{\mu}` is infinite at
 :math:`\mu = 0` (a singular covariance, e.g. a codebook with fewer points than dimensions): eigenvalues
