@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, study in sorted(STUDIES.items()):
         p = sub.add_parser(name, help=study.description)
         _add_common(p)
+        if study.parts:
+            p.add_argument("--part", dest="parts", action="append", choices=study.parts,
+                           help="run only this sub-study (repeatable; default: all)")
     return parser
 
 
@@ -117,7 +120,7 @@ def _markdown(records: list[dict], args) -> str:
 
 def cmd_study(args) -> int:
     res = run_study(args.command, args.preset, seed=args.seed, out_dir=args.out,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, parts=getattr(args, "parts", None))
     where = Path(args.out) / "results" / args.command if args.out else None
     print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s"
           + (f", {res.n_cells_reused} cells reused" if res.n_cells_reused else "")
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_figures(args)
         if args.command == "reproduce":
             for name in sorted(STUDIES):
-                cmd_study(argparse.Namespace(**{**vars(args), "command": name, "json": None}))
+                cmd_study(argparse.Namespace(**{**vars(args), "command": name, "json": None,
+                                                "parts": None}))
             args.only = None
             cmd_verify(args)
             return cmd_figures(args)

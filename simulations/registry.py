@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,6 +60,7 @@ class Study:
     cells: Callable[[Any, int | None], Iterator[Cell]]
     summarize: Callable[[Any, list[dict]], dict]
     version: int = 1  # bump when what a cell computes changes: old cached cells are then ignored
+    parts: tuple[str, ...] = ()  # optional sub-studies; a cell's key starts with "<part>/"
 
     def config(self, preset: str) -> Any:
         if preset not in self.presets:
@@ -154,20 +155,33 @@ def run_study(
     seed: int | None = 0,
     out_dir: str | None = "out",
     progress: bool = True,
+    parts: Sequence[str] | None = None,
 ) -> StudyResult:
     """Run (or resume) a study: cells already finished under ``out_dir`` with the same
-    configuration and seed are loaded instead of recomputed. ``out_dir=None`` keeps nothing."""
+    configuration and seed are loaded instead of recomputed. ``out_dir=None`` keeps nothing.
+
+    ``parts`` restricts a study that declares sub-studies to those whose cells it runs (cell keys
+    ``"<part>/..."``); the summary then covers those parts only and records them under ``"parts"``.
+    """
     if isinstance(study, str):
         if study not in STUDIES:
             raise ValueError(f"unknown study {study!r}; known: {', '.join(sorted(STUDIES))}")
         study = STUDIES[study]
     config = study.config(preset)
+    if parts is not None:
+        parts = tuple(dict.fromkeys(parts))
+        unknown = [p for p in parts if p not in study.parts]
+        if not parts or unknown:
+            known = ", ".join(study.parts) if study.parts else "none (this study has no parts)"
+            raise ValueError(f"parts must be among {known}; got parts={list(parts)!r}")
     store = (StudyStore(out_dir, study.name, config, seed, version=study.version)
              if out_dir is not None else None)
     start = time.perf_counter()
     rows: list[dict] = []
     reused = 0
     cells = list(study.cells(config, seed))
+    if parts is not None:
+        cells = [c for c in cells if c.key.split("/", 1)[0] in parts]
     for cell in tqdm(cells, desc=f"{study.name} ({preset})", unit="cell", disable=not progress,
                      leave=False):
         cached = store.load_cell(cell.key) if store else None
@@ -179,6 +193,8 @@ def run_study(
             reused += 1
         rows.extend(cached)
     summary = study.summarize(config, rows)
+    if parts is not None:
+        summary = {**summary, "parts": list(parts)}
     elapsed = time.perf_counter() - start
     if store:
         store.write_results(rows, summary, elapsed)

@@ -136,3 +136,41 @@ def test_z_score_and_slope():
     assert math.isclose(slope, -0.5, abs_tol=1e-12) and se < 1e-7
     with pytest.raises(ValueError):
         loglog_slope([1, 2], [1, 2])
+
+
+def _parted_study(calls):
+    def cells(cfg, seed):
+        for part in ("alpha", "beta"):
+            for i in range(2):
+                def run(part=part, i=i):
+                    calls.append((part, i))
+                    return [{"part": part, "i": i}]
+                yield Cell(f"{part}/{i}", run)
+
+    return Study(name="parted", description="toy with parts", presets={"quick": {}},
+                 cells=cells, summarize=lambda cfg, rows: {"n_rows": len(rows)},
+                 parts=("alpha", "beta"))
+
+
+def test_parts_select_cells_and_share_the_cache(tmp_path):
+    calls = []
+    study = _parted_study(calls)
+    only = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False, parts=["beta"])
+    assert calls == [("beta", 0), ("beta", 1)]
+    assert {r["part"] for r in only.rows} == {"beta"}
+    assert only.summary == {"n_rows": 2, "parts": ["beta"]}
+    # the full run reuses the cells the partial run finished
+    full = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+    assert calls[2:] == [("alpha", 0), ("alpha", 1)] and full.n_cells_reused == 2
+    assert full.summary == {"n_rows": 4}
+
+
+@pytest.mark.parametrize("parts", [[], ["gamma"], ["alpha", "gamma"]])
+def test_unknown_parts_are_rejected(parts):
+    with pytest.raises(ValueError, match="parts"):
+        run_study(_parted_study([]), "quick", out_dir=None, progress=False, parts=parts)
+
+
+def test_parts_on_a_study_without_parts():
+    with pytest.raises(ValueError, match="no parts"):
+        run_study(_toy_study([]), "quick", out_dir=None, progress=False, parts=["x"])
