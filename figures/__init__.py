@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-FIGURES = {"density": "figures.optimal_density"}
+FIGURES = {
+    "density": "figures.optimal_density",
+    "matching": "figures.matching",
+}
 
 
 def make_figures(out_dir: str | Path = "out", studies: list[str] | None = None) -> dict[str, list]:
