@@ -12,6 +12,7 @@ from pathlib import Path
 FIGURES = {
     "density": "figures.optimal_density",
     "matching": "figures.matching",
+    "w2": "figures.w2_comparison",
 }
 
 
