@@ -70,12 +70,24 @@ def _engine_for(xp, features, engine: str) -> str:
     return "blas"
 
 
+FAISS_BLAS_THRESHOLD = 20
+
+
 def _search_faiss(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Flat L2 search, with faiss' GEMM path for any batch of ``FAISS_BLAS_THRESHOLD`` queries or
+    more. faiss 1.15 switches to it only at 128,000 queries; below that its one-query-at-a-time
+    scan took 57 ms instead of 6 ms for 8192 queries against 2048 codes in d = 8 (measured here),
+    which is every step of a VQ training loop. The global switch is restored after the call."""
     import faiss
 
     index = faiss.IndexFlatL2(c.shape[1])
     index.add(np.ascontiguousarray(c, dtype=np.float32))
-    _, idx = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    old = faiss.cvar.distance_compute_blas_threshold
+    faiss.cvar.distance_compute_blas_threshold = min(old, FAISS_BLAS_THRESHOLD)
+    try:
+        _, idx = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    finally:
+        faiss.cvar.distance_compute_blas_threshold = old
     return idx[:, 0].astype(np.int64)
 
 

@@ -316,3 +316,17 @@ def test_bad_options_rejected():
         nearest_code(f, c, engine="annoy")
     with pytest.raises(ValueError, match="faiss"):
         nearest_code(f, c, engine="faiss")  # float64: faiss is float32-only
+
+
+def test_faiss_search_restores_its_global_switch():
+    faiss = pytest.importorskip("faiss")
+    from theory.assignment import _search_faiss
+
+    before = faiss.cvar.distance_compute_blas_threshold
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 8)).astype(np.float32)
+    c = rng.standard_normal((64, 8)).astype(np.float32)
+    idx = _search_faiss(x, c)
+    assert faiss.cvar.distance_compute_blas_threshold == before
+    brute = ((x[:, None, :].astype(np.float64) - c[None].astype(np.float64)) ** 2).sum(-1).argmin(1)
+    assert (idx == brute).mean() > 0.999
