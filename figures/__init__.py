@@ -10,8 +10,10 @@ import importlib
 from pathlib import Path
 
 FIGURES = {
+    "atomic": "figures.atomic",
     "density": "figures.optimal_density",
     "matching": "figures.matching",
+    "robustness": "figures.robustness",
     "w2": "figures.w2_comparison",
 }
 
