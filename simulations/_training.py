@@ -349,6 +349,14 @@ def final_table(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source
     return table
 
 
+def final_entry(summary: dict, quantizer: str, source: str, mu: float) -> dict | None:
+    """The ``summary["final"]`` entry (see :func:`final_table`) of one (quantizer, source, shift)."""
+    for e in summary["final"]:
+        if (e["quantizer"], e["source"], e["mu"]) == (quantizer, source, mu):
+            return e
+    return None
+
+
 def paired_difference(rows: list[dict], metric: str, a: dict, b: dict) -> dict | None:
     """Final-step ``metric`` of runs matching ``a`` minus those matching ``b``, paired by
     replicate (common random numbers): mean, CI, standard error and z = mean / stderr. None when

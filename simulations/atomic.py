@@ -55,6 +55,7 @@ from ._training import (
     check_labels,
     check_shifts,
     curves,
+    final_entry,
     final_rows,
     final_table,
     paired_difference,
@@ -281,11 +282,6 @@ STUDY = register_study(Study(
 # claims
 
 
-def _final(res, quantizer: str, source: str, mu: float) -> dict | None:
-    for e in res.summary["final"]:
-        if e["quantizer"] == quantizer and e["source"] == source and e["mu"] == mu:
-            return e
-    return None
 
 
 def _shift_rows(res) -> list[dict]:
@@ -316,13 +312,13 @@ def _eval_utilization(res) -> Measurement:
     for source in sources:
         mus = sorted(e["mu"] for e in res.summary["final"]
                      if e["quantizer"] == "wasserstein" and e["source"] == source)
-        w_u = {m: _final(res, "wasserstein", source, m)["utilization"] for m in mus}
+        w_u = {m: final_entry(res.summary, "wasserstein", source, m)["utilization"] for m in mus}
         w_low.append(min(w_u.values()))
         parts.append(f"{source}: Wasserstein U = " + ", ".join(
             f"{w_u[m]:.3f} (mu={m:g})" for m in mus))
         large = [m for m in mus if m >= 3]
         for q in collapsers:
-            us = {m: _final(res, q, source, m)["utilization"] for m in mus}
+            us = {m: final_entry(res.summary, q, source, m)["utilization"] for m in mus}
             parts.append(f"{q} U = " + ", ".join(f"{us[m]:.4f}" for m in mus))
             if large:
                 good_collapse.append(max(us[m] for m in large) < COLLAPSED_U)
@@ -363,8 +359,8 @@ def _eval_error(res) -> Measurement:
     for source in sorted({r["source"] for r in rows}):
         mus = sorted({r["mu"] for r in rows if r["source"] == source})
         large = [m for m in mus if m >= 3]
-        e0 = _final(res, "wasserstein", source, mus[0])["error"]
-        e_max = _final(res, "wasserstein", source, mus[-1])["error"]
+        e0 = final_entry(res.summary, "wasserstein", source, mus[0])["error"]
+        e_max = final_entry(res.summary, "wasserstein", source, mus[-1])["error"]
         ratios.append(e_max / e0)
         parts.append(f"{source}: E(Wasserstein) {e0:.4g} at mu={mus[0]:g} -> {e_max:.4g} at "
                      f"mu={mus[-1]:g}")
@@ -403,8 +399,8 @@ def _eval_alignment(res) -> Measurement:
     for source in sorted({r["source"] for r in rows}):
         mus = [m for m in sorted({r["mu"] for r in rows if r["source"] == source}) if m >= 1]
         for m in mus:
-            w = _final(res, "wasserstein", source, m)["w2"]
-            others = {q: _final(res, q, source, m)["w2"] for q in base}
+            w = final_entry(res.summary, "wasserstein", source, m)["w2"]
+            others = {q: final_entry(res.summary, q, source, m)["w2"] for q in base}
             parts.append(f"{source} mu={m:g}: W2 Wasserstein {w:.3g} vs " + ", ".join(
                 f"{q} {v:.3g}" for q, v in others.items()))
             for q in base:
@@ -439,9 +435,9 @@ def _eval_anchor(res) -> Measurement:
     parts, zs = [], []
     for source in sorted({r["source"] for r in rows}):
         mu = max(r["mu"] for r in rows if r["source"] == source)
-        near = _final(res, "online", source, mu)
-        far = _final(res, "online_farthest", source, mu)
-        w = _final(res, "wasserstein", source, mu)
+        near = final_entry(res.summary, "online", source, mu)
+        far = final_entry(res.summary, "online_farthest", source, mu)
+        w = final_entry(res.summary, "wasserstein", source, mu)
         de = paired_difference(rows, "error", {"quantizer": "online_farthest", "source": source,
                                                 "mu": mu},
                                {"quantizer": "online", "source": source, "mu": mu})

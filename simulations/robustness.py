@@ -28,6 +28,7 @@ from ._training import (
     check_labels,
     check_shifts,
     curves,
+    final_entry,
     final_table,
     paired_difference,
     significant,
@@ -116,11 +117,6 @@ STUDY = register_study(Study(
 # claims
 
 
-def _final(res, quantizer: str, source: str, mu: float) -> dict | None:
-    for e in res.summary["final"]:
-        if (e["quantizer"], e["source"], e["mu"]) == (quantizer, source, mu):
-            return e
-    return None
 
 
 def _have(res, *names) -> bool:
@@ -154,8 +150,8 @@ def _eval_bimodal(res) -> Measurement:
     if ends is None or not _have(res, "wasserstein", "mmd"):
         return Measurement("needs wasserstein and mmd on at least two separations", "inconclusive")
     z0, z1 = ends
-    w0, w1 = _final(res, "wasserstein", "bimodal", z0), _final(res, "wasserstein", "bimodal", z1)
-    m1 = _final(res, "mmd", "bimodal", z1)
+    w0, w1 = (final_entry(res.summary, "wasserstein", "bimodal", z) for z in (z0, z1))
+    m1 = final_entry(res.summary, "mmd", "bimodal", z1)
     de = _compare(res, "wasserstein", "mmd", "bimodal", z1, "error")
     du = _compare(res, "mmd", "wasserstein", "bimodal", z1, "utilization")
     dw = paired_difference(res.rows, "utilization",
@@ -193,7 +189,7 @@ def _eval_fix(res) -> Measurement:
     z1 = ends[1]
     fixes, worse, parts = [], [], []
     for n in losses:
-        e = _final(res, n, "bimodal", z1)
+        e = final_entry(res.summary, n, "bimodal", z1)
         de = _compare(res, "wasserstein", n, "bimodal", z1, "error")
         if de is None:
             continue
@@ -228,7 +224,7 @@ def _eval_heavy(res) -> Measurement:
         return Measurement("no Student-t runs of wasserstein and mmd / sliced", "inconclusive")
     verdicts, parts, details = [], [], {}
     for m in shifts:
-        w = _final(res, "wasserstein", "student_t", m)
+        w = final_entry(res.summary, "wasserstein", "student_t", m)
         diffs = {n: _compare(res, "wasserstein", n, "student_t", m, "error") for n in losses}
         diffs = {n: d for n, d in diffs.items() if d is not None}
         if not diffs:
