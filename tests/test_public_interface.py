@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import simulations
 import theory
@@ -29,3 +30,15 @@ def test_simulations_functions():
 def test_importing_simulations_does_not_load_torch():
     code = "import sys, simulations; sys.exit(int('torch' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_make_quantizer_interface():
+    torch = pytest.importorskip("torch")
+    assert set(simulations.QUANTIZERS) >= {"vanilla", "ema", "online", "linear", "wasserstein", "mmd"}
+    q = simulations.make_quantizer("vanilla", 16, 3, seed=0)
+    z = torch.randn(2, 3, 4, 5, requires_grad=True)
+    out = q(z)
+    assert out.quantized.shape == z.shape and out.indices.shape == (2, 4, 5)
+    assert out.loss.ndim == 0 and set(out.metrics) >= {"error", "utilization", "perplexity"}
+    out.quantized.sum().backward()
+    assert torch.equal(z.grad, torch.ones_like(z))  # straight-through
