@@ -176,6 +176,13 @@ def test_farthest_feature_chunked_equals_brute_force():
         assert torch.equal(farthest_feature(codes, z, max_chunk_bytes=nbytes), brute)
 
 
+def test_farthest_feature_float32_search_equals_brute_force():
+    codes = _features(n=200, d=8, seed=4).to(torch.float32)
+    z = _features(n=500, d=8, seed=5, shift=3.0).to(torch.float32)
+    brute = ((codes.double()[:, None, :] - z.double()[None]) ** 2).sum(-1).argmax(1)
+    assert torch.equal(farthest_feature(codes, z), brute)
+
+
 def test_metrics_invariants():
     z = _features(n=300, d=2, seed=3, shift=1.0)
     q = make_quantizer("vanilla", 40, 2, seed=0, dtype=torch.float64)
