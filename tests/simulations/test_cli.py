@@ -77,3 +77,17 @@ def test_verify_json_shape(tmp_path, capsys, tiny_lemma3):
     assert record["verdict"] in {"confirmed", "refuted", "inconclusive"}
     assert (tmp_path / "report.md").exists() and (tmp_path / "verdicts.json").exists()
     assert "lemma3.trace_symmetry" in capsys.readouterr().out
+
+
+def test_part_option_for_studies_with_parts(capsys):
+    from simulations.cli import build_parser
+
+    args = build_parser().parse_args(["matching", "--part", "fig3", "--part", "appg"])
+    assert args.parts == ["fig3", "appg"]
+    assert build_parser().parse_args(["matching"]).parts is None
+    with pytest.raises(SystemExit) as exc:
+        main(["matching", "--part", "nope"])
+    assert exc.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:  # a study without parts has no --part option
+        main(["lemma3", "--part", "fig3"])
+    assert exc.value.code == 2
