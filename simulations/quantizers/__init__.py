@@ -70,8 +70,8 @@ def _check_name(name: str) -> str:
 
 def quantizer_class(name: str):
     """The class implementing quantizer ``name``."""
-    module, cls = _CLASSES[_check_name(name)]
-    return __getattr__(cls) if module else None
+    _, cls = _CLASSES[_check_name(name)]
+    return __getattr__(cls)
 
 
 def _accepted_options(cls) -> set[str]:
