@@ -349,6 +349,12 @@ def final_table(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source
     return table
 
 
+def present(summary: dict, names) -> list[str]:
+    """Those of ``names`` (in order) that have a final entry in ``summary`` (ran in this study)."""
+    have = {e["quantizer"] for e in summary["final"]}
+    return [n for n in names if n in have]
+
+
 def final_entry(summary: dict, quantizer: str, source: str, mu: float) -> dict | None:
     """The ``summary["final"]`` entry (see :func:`final_table`) of one (quantizer, source, shift)."""
     for e in summary["final"]:

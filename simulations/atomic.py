@@ -59,6 +59,7 @@ from ._training import (
     final_rows,
     final_table,
     paired_difference,
+    present,
     significant,
     train_run,
 )
@@ -288,11 +289,6 @@ def _shift_rows(res) -> list[dict]:
     return [r for r in res.rows if r.get("part") == "shift"]
 
 
-def _present(res, names) -> list[str]:
-    have = {e["quantizer"] for e in res.summary["final"]}
-    return [n for n in names if n in have]
-
-
 @claim(
     id="atomic.wasserstein_utilization",
     source="paper Section 4 / v1 App. H (atomic setting); authors' CSVs (official_repo.md §1.1)",
@@ -305,8 +301,8 @@ def _present(res, names) -> list[str]:
 )
 def _eval_utilization(res) -> Measurement:
     sources = sorted({e["source"] for e in res.summary["final"]})
-    collapsers = _present(res, ("vanilla", "ema"))
-    if "wasserstein" not in _present(res, ("wasserstein",)) or not collapsers:
+    collapsers = present(res.summary, ("vanilla", "ema"))
+    if "wasserstein" not in present(res.summary, ("wasserstein",)) or not collapsers:
         return Measurement("wasserstein, vanilla or ema not in this run", "inconclusive")
     parts, w_low, bad_collapse, good_collapse, seps = [], [], [], [], []
     for source in sources:
@@ -352,8 +348,8 @@ def _eval_utilization(res) -> Measurement:
 )
 def _eval_error(res) -> Measurement:
     rows = _shift_rows(res)
-    base = _present(res, BASELINES)
-    if "wasserstein" not in _present(res, ("wasserstein",)) or not base:
+    base = present(res.summary, BASELINES)
+    if "wasserstein" not in present(res.summary, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
     zs, parts, ratios = [], [], []
     for source in sorted({r["source"] for r in rows}):
@@ -392,8 +388,8 @@ def _eval_error(res) -> Measurement:
 )
 def _eval_alignment(res) -> Measurement:
     rows = _shift_rows(res)
-    base = _present(res, BASELINES)
-    if "wasserstein" not in _present(res, ("wasserstein",)) or not base:
+    base = present(res.summary, BASELINES)
+    if "wasserstein" not in present(res.summary, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
     zs, parts = [], []
     for source in sorted({r["source"] for r in rows}):
@@ -430,7 +426,7 @@ def _eval_alignment(res) -> Measurement:
 )
 def _eval_anchor(res) -> Measurement:
     rows = _shift_rows(res)
-    if len(_present(res, ("online", "online_farthest"))) < 2:
+    if len(present(res.summary, ("online", "online_farthest"))) < 2:
         return Measurement("online and online_farthest are not both in this run", "inconclusive")
     parts, zs = [], []
     for source in sorted({r["source"] for r in rows}):

@@ -31,6 +31,7 @@ from ._training import (
     final_entry,
     final_table,
     paired_difference,
+    present,
     significant,
     train_run,
 )
@@ -119,11 +120,6 @@ STUDY = register_study(Study(
 
 
 
-def _have(res, *names) -> bool:
-    have = {e["quantizer"] for e in res.summary["final"]}
-    return all(n in have for n in names)
-
-
 def _bimodal_extremes(res) -> tuple[float, float] | None:
     zs = sorted({e["mu"] for e in res.summary["final"] if e["source"] == "bimodal"})
     return (zs[0], zs[-1]) if len(zs) >= 2 else None
@@ -147,7 +143,7 @@ def _compare(res, a: str, b: str, source: str, mu: float, metric: str) -> dict |
 )
 def _eval_bimodal(res) -> Measurement:
     ends = _bimodal_extremes(res)
-    if ends is None or not _have(res, "wasserstein", "mmd"):
+    if ends is None or len(present(res.summary, ("wasserstein", "mmd"))) < 2:
         return Measurement("needs wasserstein and mmd on at least two separations", "inconclusive")
     z0, z1 = ends
     w0, w1 = (final_entry(res.summary, "wasserstein", "bimodal", z) for z in (z0, z1))
@@ -182,8 +178,8 @@ def _eval_bimodal(res) -> Measurement:
 )
 def _eval_fix(res) -> Measurement:
     ends = _bimodal_extremes(res)
-    losses = [n for n in NONPARAMETRIC if _have(res, n)]
-    if ends is None or not losses or not _have(res, "wasserstein"):
+    losses = present(res.summary, NONPARAMETRIC)
+    if ends is None or not losses or not present(res.summary, ("wasserstein",)):
         return Measurement("needs wasserstein and mmd or sliced on two separations",
                            "inconclusive")
     z1 = ends[1]
@@ -219,8 +215,8 @@ def _eval_fix(res) -> Measurement:
 )
 def _eval_heavy(res) -> Measurement:
     shifts = sorted({e["mu"] for e in res.summary["final"] if e["source"] == "student_t"})
-    losses = [n for n in NONPARAMETRIC if _have(res, n)]
-    if not shifts or not losses or not _have(res, "wasserstein"):
+    losses = present(res.summary, NONPARAMETRIC)
+    if not shifts or not losses or not present(res.summary, ("wasserstein",)):
         return Measurement("no Student-t runs of wasserstein and mmd / sliced", "inconclusive")
     verdicts, parts, details = [], [], {}
     for m in shifts:
