@@ -50,6 +50,19 @@ def _step_theirs(vq, z):
     return quantized
 
 
+def _timed_step(module, forward, z0, device):
+    """One forward+backward of ``module`` on a fresh leaf copy of ``z0``, gradients cleared."""
+    z = z0.clone().requires_grad_(True)
+
+    def step():
+        forward(module, z)
+        module.zero_grad(set_to_none=True)
+        z.grad = None
+        _sync(device)
+
+    return step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codes", type=int, nargs="+", default=[1024, 16384, 100_000])
@@ -92,33 +105,16 @@ def main(argv: list[str] | None = None) -> None:
     z0 = torch.randn(args.n, args.dim, generator=gen).to(device)
 
     for k in args.codes:
-        steps = {}
-        for name in names:
-            q = make_quantizer(name, k, args.dim, seed=0).to(device)
-            z = z0.clone().requires_grad_(True)
-
-            def step(q=q, z=z):
-                _step_ours(q, z)
-                q.zero_grad(set_to_none=True)
-                z.grad = None
-                _sync(device)
-
-            steps[name] = step
+        steps = {name: _timed_step(make_quantizer(name, k, args.dim, seed=0).to(device), _step_ours,
+                                   z0, device)
+                 for name in names}
         theirs_steps = {}
         if VectorQuantize is not None and not args.no_reference:
             warnings.filterwarnings("ignore")
             for label, opts in (("learnable", {"ema_update": False, "learnable_codebook": True}),
                                 ("ema", {"decay": 0.99})):
                 vq = VectorQuantize(dim=args.dim, codebook_size=k, **opts).to(device).train()
-                z = z0.clone().requires_grad_(True)
-
-                def step_t(vq=vq, z=z):
-                    _step_theirs(vq, z)
-                    vq.zero_grad(set_to_none=True)
-                    z.grad = None
-                    _sync(device)
-
-                theirs_steps[label] = step_t
+                theirs_steps[label] = _timed_step(vq, _step_theirs, z0, device)
         # interleaved: every repeat times each candidate once, so a change of machine load hits all
         times = dict.fromkeys(steps, float("inf"))
         theirs = dict.fromkeys(theirs_steps, float("inf"))
