@@ -4,7 +4,7 @@ Same float32 data (standard Gaussian, fixed seed), same initial centres (distinc
 same machine, one run. Prints medians over ``--repeats`` interleaved repeats and the ratios
 ours/other (< 1 means we are faster), plus the distortion each fit reaches.
 
-(a) One Lloyd iteration (assignment + update, as run inside :func:`simulations.kmeans.kmeans`)
+(a) One Lloyd iteration (assignment + update, as run inside :func:`simulations.engines.kmeans.kmeans`)
     against faiss' exact search alone (``IndexFlatL2``, k=1): the assignment is a lower bound.
 (b) A whole fit of ``--iters`` iterations with ``tol=0``: ours against ``faiss.Kmeans`` and
     scikit-learn's ``KMeans(algorithm="lloyd")``. Ours and scikit-learn's end with one more
@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulations.kmeans import ConvergenceWarning, _LloydEngine, kmeans
-from theory._backend import namespace
+from simulations.engines.kmeans import ConvergenceWarning, LloydEngine, kmeans
+from theory.backend import namespace
 from theory.assignment import nearest_code
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # (a) one iteration, exactly as the fit runs it (centred data, float64 centres on the host)
     xc = x - x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    engine = _LloydEngine(namespace(xc), xc, k, None)
+    engine = LloydEngine(namespace(xc), xc, k, None)
     centers = init.astype(np.float64) - x.mean(axis=0, dtype=np.float64)
     parts: dict[str, list[float]] = {"assign": [], "update": []}
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 FIGURES = {
     "atomic": "figures.atomic",
-    "density": "figures.optimal_density",
+    "density": "figures.density",
     "matching": "figures.matching",
     "robustness": "figures.robustness",
-    "w2": "figures.w2_comparison",
+    "w2": "figures.w2",
 }
 
 

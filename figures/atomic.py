@@ -11,41 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import RC, load_summary, plt, save
+from .style import RC, errorbar_line, load_summary, plt, save, style
 
-QUANTIZER_STYLE = {
-    "vanilla": {"color": "tab:gray", "marker": "o"},
-    "ema": {"color": "tab:orange", "marker": "s"},
-    "online": {"color": "tab:green", "marker": "^"},
-    "online_farthest": {"color": "tab:olive", "marker": "v", "ls": "--"},
-    "linear": {"color": "tab:purple", "marker": "D"},
-    "wasserstein": {"color": "tab:red", "marker": "*"},
-    "mmd": {"color": "tab:blue", "marker": "P"},
-    "sliced": {"color": "tab:cyan", "marker": "X"},
-    "density_wasserstein": {"color": "tab:brown", "marker": "h", "ls": ":"},
-    "density_finite_k": {"color": "tab:pink", "marker": "p", "ls": ":"},
-}
 PANELS = (("error", "E (mean squared error)", True), ("utilization", "U (utilization)", False),
           ("perplexity", "C (perplexity)", True), ("w2", "W2 (Gaussian, features vs codes)", True))
 SOURCE_TITLE = {"gaussian": "features N(mu 1, I), codes from N(0, I)",
                 "uniform": "features U(nu-1, nu+1), codes from U(-1, 1)"}
-
-
-def style(quantizer: str) -> dict:
-    """Line style of a quantizer variant (grey for unknown names)."""
-    return {"ls": "-", **QUANTIZER_STYLE.get(quantizer, {"color": "k", "marker": "."})}
-
-
-def errorbar_line(ax, entries: list[dict], x_key: str, metric: str, label: str) -> None:
-    """One quantizer's line with its 95% CI bars (entries sorted by ``x_key``)."""
-    entries = sorted(entries, key=lambda e: e[x_key])
-    x = [e[x_key] for e in entries]
-    y = [e[metric] for e in entries]
-    lo = [e[metric] - e[f"{metric}_ci"][0] for e in entries]
-    hi = [e[f"{metric}_ci"][1] - e[metric] for e in entries]
-    st = style(label)
-    ax.errorbar(x, y, yerr=[lo, hi], label=label, color=st["color"], marker=st["marker"],
-                ls=st["ls"], ms=4, lw=1.1, capsize=2)
 
 
 def _four_panels(summary: dict, out_dir) -> list[Path]:

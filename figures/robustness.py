@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import errorbar_line, style
-from .style import RC, load_summary, plt, save
+from .style import RC, errorbar_line, load_summary, plt, save, style
 
 
 def make(out_dir: str | Path = "out") -> list[Path]:

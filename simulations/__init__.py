@@ -1,17 +1,24 @@
 """vqmatch.simulations: sources, engines (Lloyd-Max, k-means, VQ quantizers), studies and the CLI.
 
+Layout (layers point one way: ``cli -> studies -> vqvae -> engines -> sources -> core / theory``):
+
+``core``     registry (studies, cells, claims), results store, statistics, verdict constants, seeding,
+             executors (in process, local worker processes, Slurm through submitit)
+``sources``  laws with exact moments, random SPD pairs
+``engines``  Lloyd-Max, k-means, the point-density exponent, the quantizer library and the codebook
+             training loop
+``studies``  one package per study (config + cells, summary, claims), listed in ``studies.ALL``
+
 The stable entry points are functions of the package (DESIGN.md): ``simulations.kmeans``,
 ``simulations.lloyd_max``, ``simulations.make_source`` and ``simulations.make_quantizer`` (torch;
-imported on first use, so numpy-only work never loads torch). The function ``kmeans`` shadows its
-module's name on the package; reach the module itself with ``from simulations.kmeans import ...``
-or ``importlib.import_module("simulations.kmeans")``.
+imported on first use, so numpy-only work never loads torch).
 """
 
-from .kmeans import KMeansResult, kmeans
-from .lloyd_max import lloyd_max
+from .engines.kmeans import KMeansResult, kmeans
+from .engines.lloyd_max import lloyd_max
 from .sources import make_source
 
-_LAZY = {"make_quantizer": "quantizers", "QUANTIZERS": "quantizers"}
+_LAZY = {"make_quantizer": "engines.quantizers", "QUANTIZERS": "engines.quantizers"}
 
 __all__ = ["KMeansResult", "kmeans", "lloyd_max", "make_source", *_LAZY]
 

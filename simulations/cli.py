@@ -1,4 +1,5 @@
-"""The ``vqmatch`` command line: ``verify`` (the claim registry) and one subcommand per study."""
+"""The ``vqmatch`` command line: ``verify`` (the claim registry), ``report`` (the verdict table of a
+results folder), one subcommand per study, ``figures``, ``reproduce`` and ``list``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from . import studies  # noqa: F401  (registers every study and its claims)
-from .registry import CLAIMS, PRESETS, STUDIES, run_study, select_claims
-from .store import versions, write_json
+from .core.executors import EXECUTORS, CellsFailed, load_slurm_config
+from .core.registry import PRESETS, select_claims
+from .core.runner import run_study
+from .core.store import versions, write_json
+from .studies import CLAIMS, STUDIES
+
+README_START, README_END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -18,6 +23,43 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _pos_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _minutes(text: str) -> int:
+    """Slurm time: minutes, or [D-]HH:MM[:SS]."""
+    try:
+        if ":" not in text:
+            return _pos_int(text)
+        days, _, clock = text.rpartition("-")
+        parts = [int(p) for p in clock.split(":")]
+        if len(parts) not in (2, 3) or any(p < 0 for p in parts):
+            raise ValueError
+        h, m = parts[0], parts[1]
+        s = parts[2] if len(parts) == 3 else 0
+        minutes = (int(days) if days else 0) * 1440 + h * 60 + m + (1 if s else 0)
+        if minutes < 1:
+            raise ValueError
+        return minutes
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected minutes or [D-]HH:MM[:SS], got {text!r}") \
+            from None
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -32,16 +74,33 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_nonneg_int, default=0, help="master seed (default: 0)")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run = p.add_argument_group("execution (the rows do not depend on it)")
+    run.add_argument("--jobs", type=_pos_int, default=1, metavar="N",
+                     help="run unfinished cells in N local worker processes (default: 1)")
+    run.add_argument("--threads", type=_pos_int, default=1, metavar="T",
+                     help="BLAS / OpenMP / torch threads per cell (default: 1; the rows are "
+                          "identical for the same value, whatever --jobs)")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local processes, one Slurm job per unfinished cell (submitit), or "
+                          "submitit's local executor (default: local)")
+    run.add_argument("--slurm-partition", metavar="NAME")
+    run.add_argument("--slurm-time", type=_minutes, metavar="TIME",
+                     help="time limit per job: minutes or [D-]HH:MM[:SS]")
+    run.add_argument("--slurm-gpus", type=_nonneg_int, metavar="N", help="GPUs per job")
+    run.add_argument("--slurm-config", metavar="FILE",
+                     help="TOML or JSON file with further submitit parameters (slurm_account, "
+                          "cpus_per_task, mem_gb, slurm_additional_parameters, ...)")
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+def _slurm_options(args) -> dict:
+    options = load_slurm_config(args.slurm_config)
+    if args.slurm_partition:
+        options["slurm_partition"] = args.slurm_partition
+    if args.slurm_time:
+        options["timeout_min"] = args.slurm_time
+    if args.slurm_gpus is not None:
+        options["gpus_per_node"] = args.slurm_gpus
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="evaluate the paper's claims and print verdicts")
     _add_common(v)
     v.add_argument("--only", metavar="PATTERN", help="claim ids matching this glob / substring")
+    rep = sub.add_parser("report", help="write the verdict table (Markdown) of a results folder")
+    rep.add_argument("--out", default="out", metavar="DIR",
+                     help="results folder holding verdicts.json (default: out)")
+    rep.add_argument("--readme", metavar="PATH",
+                     help=f"replace the table between {README_START} and {README_END} in PATH")
     sub.add_parser("list", help="list the studies and the claims")
     f = sub.add_parser("figures", help="draw the figures of the studies found under --out")
     f.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out)")
@@ -73,15 +137,18 @@ def _wrap(label: str, text: str) -> str:
                          subsequent_indent=" " * 12)
 
 
+def _run(args, name: str, parts=None):
+    return run_study(STUDIES[name], args.preset, seed=args.seed, out_dir=args.out,
+                     progress=not args.no_progress, parts=parts, executor=args.executor,
+                     jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args))
+
+
 def cmd_verify(args) -> int:
-    claims = select_claims(args.only)
+    claims = select_claims(CLAIMS.values(), args.only)
     if not claims:
         raise ValueError(f"no claim matches --only {args.only!r}; see `vqmatch list`")
     start = time.perf_counter()
-    results = {}
-    for name in sorted({c.study for c in claims}):
-        results[name] = run_study(name, args.preset, seed=args.seed, out_dir=args.out,
-                                  progress=not args.no_progress)
+    results = {name: _run(args, name) for name in sorted({c.study for c in claims})}
     records = []
     for c in claims:
         m = c.evaluate(results[c.study])
@@ -97,33 +164,73 @@ def cmd_verify(args) -> int:
     counts = {v: sum(r["verdict"] == v for r in records)
               for v in ("confirmed", "refuted", "inconclusive")}
     lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items()) + f"; {elapsed:.1f} s"]
-    text = "\n".join(lines)
-    print(text)
+    print("\n".join(lines))
     payload = {"claims": records, "seed": args.seed, "preset": args.preset,
                "versions": versions(), "elapsed_s": round(elapsed, 3)}
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         write_json(Path(args.out) / "verdicts.json", payload)
-        (Path(args.out) / "report.md").write_text(_markdown(records, args), encoding="utf-8")
+        (Path(args.out) / "report.md").write_text(markdown_report(payload), encoding="utf-8")
     if args.json:
         write_json(Path(args.json), payload)
     return 0
 
 
-def _markdown(records: list[dict], args) -> str:
-    rows = ["| claim | source | verdict | measured |", "|---|---|---|---|"]
-    for r in records:
-        rows.append(f"| `{r['id']}` | {r['source']} | **{r['verdict']}** | "
-                    f"{r['measured'].replace('|', '/')} |")
-    return (f"# vqmatch verify ({args.preset}, seed {args.seed})\n\n" + "\n".join(rows) + "\n")
+def verdict_table(payload: dict) -> str:
+    """The Markdown verdict table of a ``verify`` payload (claim, verdict, measured)."""
+    rows = ["| claim | verdict | measured |", "|---|---|---|"]
+    for r in payload["claims"]:
+        measured = r["measured"].replace("|", "/").replace("\n", " ")
+        rows.append(f"| `{r['id']}` | {r['verdict']} | {measured} |")
+    counts = {v: sum(r["verdict"] == v for r in payload["claims"])
+              for v in ("confirmed", "refuted", "inconclusive")}
+    flag = "" if payload["preset"] == "default" else f" --{payload['preset']}"
+    head = (f"`vqmatch verify{flag}` (seed {payload['seed']}; "
+            f"{payload.get('elapsed_s', 0):.0f} s): "
+            + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+    return head + "\n\n" + "\n".join(rows) + "\n"
+
+
+def markdown_report(payload: dict) -> str:
+    """``report.md``: the verdict table plus what each claim expected."""
+    lines = [f"# vqmatch verify ({payload['preset']}, seed {payload['seed']})", "",
+             verdict_table(payload), "## What each claim expected", ""]
+    for r in payload["claims"]:
+        lines.append(f"- `{r['id']}` ({r['source']}): {r['expected']}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_report(args) -> int:
+    path = Path(args.out) / "verdicts.json"
+    if not path.is_file():
+        raise ValueError(f"no verdicts under {args.out}: run `vqmatch verify --out {args.out}` "
+                         "first")
+    import json
+
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        table = verdict_table(payload)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a vqmatch verdicts file ({exc})") from None
+    if not args.readme:
+        print(table, end="")
+        return 0
+    readme = Path(args.readme)
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no {README_START} ... {README_END} section")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}", encoding="utf-8")
+    print(f"wrote the table of {path} ({len(payload['claims'])} claims) into {readme}")
+    return 0
 
 
 def cmd_study(args) -> int:
-    res = run_study(args.command, args.preset, seed=args.seed, out_dir=args.out,
-                    progress=not args.no_progress, parts=getattr(args, "parts", None))
+    res = _run(args, args.command, getattr(args, "parts", None))
     where = Path(args.out) / "results" / args.command if args.out else None
-    print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s"
-          + (f", {res.n_cells_reused} cells reused" if res.n_cells_reused else "")
+    print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s, "
+          f"{res.n_cells_run} cells run, {res.n_cells_reused} reused"
           + (f"; results in {where}" if where else ""))
     if args.json:
         write_json(Path(args.json), {"study": res.study, "preset": res.preset, "seed": res.seed,
@@ -145,7 +252,8 @@ def cmd_figures(args) -> int:
 
 def cmd_list(_args) -> int:
     for name, study in sorted(STUDIES.items()):
-        print(f"{name}: {study.description} (presets: {', '.join(p for p in PRESETS if p in study.presets)})")
+        print(f"{name}: {study.description} (presets: "
+              f"{', '.join(p for p in PRESETS if p in study.presets)})")
         for c in sorted(CLAIMS.values(), key=lambda c: c.id):
             if c.study == name:
                 print(f"  {c.id}: {c.statement}")
@@ -157,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "list":
             return cmd_list(args)
         if args.command == "figures":
@@ -169,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             cmd_verify(args)
             return cmd_figures(args)
         return cmd_study(args)
+    except CellsFailed as exc:
+        print(f"vqmatch: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as exc:
         print(f"vqmatch: error: {exc}", file=sys.stderr)
         return 2

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._backend import namespace
-from ._validation import check_points
+from .backend import namespace
+from .validation import check_points
 
 __all__ = [
     "CriterionTriple",
@@ -73,7 +73,7 @@ def _engine_for(xp, features, engine: str) -> str:
 FAISS_BLAS_THRESHOLD = 20
 
 
-def _search_faiss(x: np.ndarray, c: np.ndarray, *, inner_product: bool = False) -> np.ndarray:
+def faiss_search(x: np.ndarray, c: np.ndarray, *, inner_product: bool = False) -> np.ndarray:
     """Flat L2 search (or the largest inner product ``x . c``, ``inner_product=True``), with
     faiss' GEMM path for any batch of ``FAISS_BLAS_THRESHOLD`` queries or more. faiss 1.15 switches
     to it only at 128,000 queries; below that its one-query-at-a-time scan took 57 ms instead of
@@ -156,7 +156,7 @@ def nearest_code(
 
 def _nearest(xp, features, codebook, which, chunk_size, max_chunk_bytes) -> NearestCode:
     if which == "faiss":
-        idx = _search_faiss(xp.to_numpy(features), xp.to_numpy(codebook))
+        idx = faiss_search(xp.to_numpy(features), xp.to_numpy(codebook))
         indices = idx if xp.name == "numpy" else xp.lib.from_numpy(idx)
     else:
         itemsize = 8 if "64" in str(features.dtype) else 4

@@ -13,6 +13,23 @@ Cholesky factorisation and one symmetric eigenvalue solve (no matrix square root
 symmetric eigendecomposition is used instead. The small ``d x d`` linear algebra always runs in
 float64, whatever the input dtype, and the result is cast back.
 
+Positive semi-definiteness is judged against the round-off of the dtype each covariance *arrived*
+in (recorded before the float64 upcast; for the functions that take points, the dtype the
+covariance is formed in), not against float64's: a negative eigenvalue is refused (``ValueError``
+naming the parameter, with the worst and the largest eigenvalue) only below
+
+.. math::
+    -\delta, \qquad \delta = 10\, d\, \varepsilon_{\mathrm{dtype}} \max(\lambda_{\max}, t_{\mathrm{dtype}})
+
+(:math:`\lambda_{\max}` the largest eigenvalue magnitude, :math:`t` the dtype's smallest normal
+number, :math:`\varepsilon` never below float64's), and eigenvalues in :math:`[-\delta, 0)` are
+clipped to 0. So a float32 ``Z @ Z.T`` of rank below ``d`` (eigenvalues like ``-7e-7`` next to
+``57``) is accepted, while a float32 ``diag(1, -0.1)`` is not. The constant 10 is a margin of at
+least 20 over the worst round-off measured in rank-deficient float16, bfloat16, float32 and float64
+covariances (see :mod:`theory.validation`). On the fast path (``cov_s`` positive definite) the
+spectrum of ``cov_t`` is computed only when the congruent matrix :math:`M` below shows a negative
+eigenvalue beyond float64 round-off (Sylvester's law of inertia).
+
 Gradients (torch). The trace term has its own backward, derived in closed form:
 
 .. math::
@@ -49,8 +66,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._backend import _NUMPY, namespace
-from ._validation import check_mean_cov, check_points
+from .backend import _NUMPY, namespace
+from .validation import RoundOff, check_mean_cov, check_points, check_psd_spectrum, roundoff_of
 
 __all__ = [
     "AffineMap",
@@ -72,77 +89,72 @@ class _TraceParts:
     inv_sqrt: Any  # capped 1/sqrt(mu_i) (or None)
 
 
-def _factor(xp, a, name: str):
+def _factor(xp, a, name: str, roundoff: RoundOff):
     """A factor F with F F^T = a: Cholesky where it exists, Q Lambda^(1/2) elsewhere.
 
-    Returns ``(F, positive_definite)``; raises ValueError (naming ``name``) if ``a`` has a clearly
-    negative eigenvalue.
+    Returns ``(F, positive_definite)``; raises ValueError (naming ``name``) if ``a`` has a negative
+    eigenvalue beyond the round-off of the dtype it arrived in (``roundoff``, see
+    :mod:`theory.validation`); negative eigenvalues within it are clipped to 0.
     """
     chol, ok = xp.cholesky(a)
     if bool(ok.all()):
         return chol, True
-    return _eig_factor(xp, a, name, chol, ok), False
+    return _eig_factor(xp, a, name, roundoff, chol, ok), False
 
 
-def _eig_factor(xp, a, name, chol, ok):
-    if xp.min_diagonal(a) < 0:
-        raise ValueError(
-            f"{name} must be positive semi-definite, got a negative diagonal entry "
-            f"{xp.min_diagonal(a):.3g}"
-        )
+def _eig_factor(xp, a, name, roundoff, chol, ok):
     lam, q = xp.eigh(a)
-    lam_max = xp.amax(xp.abs(lam), axis=-1, keepdims=True)
-    bad = lam[..., :1] < -1e3 * a.shape[-1] * xp.eps(a) * lam_max
-    if bool(bad.any()):
-        worst = float(xp.to_numpy(lam[..., 0]).min())
-        raise ValueError(
-            f"{name} must be positive semi-definite, got an eigenvalue {worst:.3g} "
-            f"(largest {float(xp.to_numpy(lam_max).max()):.3g})"
-        )
-    # eigenvalues at round-off level are zero: sqrt would turn 1e-16 noise into 1e-8 errors
+    lam_max = check_psd_spectrum(xp, lam, name, roundoff)
+    # eigenvalues at round-off level are zero: sqrt would turn 1e-16 noise into 1e-8 errors (and
+    # the negative ones within the input's round-off, checked above, have no square root)
     lam = xp.where(lam > a.shape[-1] * xp.eps(a) * lam_max, lam, 0.0 * lam)
     eig_factor = q * xp.sqrt(lam)[..., None, :]
     return xp.where(ok[..., None, None], chol, eig_factor)
 
 
-def _not_psd(names: tuple[str, str], worst: float, largest: float):
-    raise ValueError(
-        f"{names[1]} must be positive semi-definite: the spectrum of "
-        f"{names[0]}^1/2 {names[1]} {names[0]}^1/2 has an eigenvalue {worst:.3g} "
-        f"(largest {largest:.3g})"
-    )
+def _check_psd(xp, a, name: str, roundoff: RoundOff) -> None:
+    """Raise unless ``a`` is positive semi-definite up to ``roundoff`` (Cholesky first: a positive
+    definite matrix needs no eigenvalues)."""
+    if not bool(xp.cholesky(a)[1].all()):
+        check_psd_spectrum(xp, xp.eigvalsh(a), name, roundoff)
 
 
-def _trace_parts(xp, a, b, names: tuple[str, str], *, need_grad: bool) -> _TraceParts:
+def _trace_parts(xp, a, b, names: tuple[str, str], roundoffs: tuple[RoundOff, RoundOff], *,
+                 need_grad: bool) -> _TraceParts:
     """tr((a^1/2 b a^1/2)^1/2) for symmetric PSD a, b of shape (..., d, d) (same batch shape)."""
     d = a.shape[-1]
-    f, positive_definite = _factor(xp, a, names[0])
-    if not positive_definite:
+    f, positive_definite = _factor(xp, a, names[0], roundoffs[0])
+    b_checked = not positive_definite
+    if b_checked:
         # a is singular: the part of b along its null space never enters M, so b's own spectrum
         # must be checked here (on the fast path the congruence M = F^T b F preserves inertia)
-        _factor(xp, b, names[1])
+        _check_psd(xp, b, names[1], roundoffs[1])
     m = xp.mT(f) @ b @ f  # symmetric up to round-off; eigh/eigvalsh read one triangle
     if need_grad:
         mu, v = xp.eigh(m)
     else:
         mu, v = xp.eigvalsh(m), None
     eps = xp.eps(mu)
+    # A negative eigenvalue of M beyond float64 round-off means b has one (Sylvester's law of
+    # inertia), of at most lambda_max(a) times b's: b's own spectrum then decides, against the
+    # round-off of the dtype b arrived in (the rare case: one more eigenvalue solve). Round-off
+    # eigenvalues of M, of either sign, are then zero (see below).
     if mu.ndim == 1 and not need_grad:  # unbatched: the checks on Python floats (fast path)
         lo, hi = float(mu[0]), float(mu[-1])
         mu_max = max(-lo, hi)
-        if lo < -1e3 * d * eps * mu_max:
-            _not_psd(names, lo, mu_max)
-        if lo <= d * eps * mu_max:  # round-off eigenvalues are zero (see below)
+        if lo <= d * eps * mu_max:
+            if lo < -d * eps * mu_max and not b_checked:
+                _check_psd(xp, b, names[1], roundoffs[1])
             mu = mu * (mu > d * eps * mu_max)
         return _TraceParts(value=xp.sqrt(mu).sum(-1), factor=f, vectors=None, inv_sqrt=None)
     # ascending eigenvalues: the largest magnitude is at one end
     mu_max = xp.clamp_min(xp.abs(mu[..., :1]), mu[..., -1:])
-    if bool((mu[..., :1] < (-1e3 * d * eps) * mu_max).any()):
-        _not_psd(names, float(xp.to_numpy(mu[..., 0]).min()), float(xp.to_numpy(mu_max).max()))
     # eigenvalues at round-off level are zero (exactly singular covariances are common: a codebook
     # with fewer codes than dimensions); sqrt would turn their 1e-16 noise into 1e-8 errors
     floor = (d * eps) * mu_max
     if not bool((mu[..., :1] > floor).all()):  # skipped in the common positive-definite case
+        if not b_checked and bool((mu[..., :1] < -floor).any()):
+            _check_psd(xp, b, names[1], roundoffs[1])
         mu = mu * (mu > floor)
     value = xp.sqrt(mu).sum(-1)
     inv_sqrt = None
@@ -170,10 +182,10 @@ def _host(ops, x):
     return x.detach().numpy() if ops is _NUMPY and not isinstance(x, _NUMPY.lib.ndarray) else x
 
 
-def _trace_value(xp, a, b, names):
+def _trace_value(xp, a, b, names, roundoffs):
     """The trace term without autograd, computed where _linalg_ops says, returned in xp."""
     ops = _linalg_ops(xp, a)
-    value = _trace_parts(ops, _host(ops, a), _host(ops, b), names, need_grad=False).value
+    value = _trace_parts(ops, _host(ops, a), _host(ops, b), names, roundoffs, need_grad=False).value
     if ops is xp:
         return value
     return xp.lib.as_tensor(value, dtype=a.dtype, device=a.device)
@@ -195,11 +207,12 @@ def _torch_functions(xp):
         """tr((A^1/2 B A^1/2)^1/2) with the closed-form, eigenvector-derivative-free backward."""
 
         @staticmethod
-        def forward(ctx, a, b, names):
+        def forward(ctx, a, b, names, roundoffs):
             ops = _linalg_ops(xp, a)
             need_b = ctx.needs_input_grad[1]
-            parts = _trace_parts(ops, _host(ops, a), _host(ops, b), names, need_grad=need_b)
-            ctx.names, ctx.ops = names, ops
+            parts = _trace_parts(ops, _host(ops, a), _host(ops, b), names, roundoffs,
+                                 need_grad=need_b)
+            ctx.names, ctx.roundoffs, ctx.ops = names, roundoffs, ops
             ctx.parts = parts if need_b else None
             ctx.save_for_backward(a, b)
             return torch.as_tensor(parts.value, dtype=a.dtype, device=a.device)
@@ -214,9 +227,9 @@ def _torch_functions(xp):
                 grad_b = torch.as_tensor(_grad_from(ops, ctx.parts, g), device=b.device)
             if ctx.needs_input_grad[0]:
                 flipped = _trace_parts(ops, _host(ops, b), _host(ops, a), ctx.names[::-1],
-                                       need_grad=True)
+                                       ctx.roundoffs[::-1], need_grad=True)
                 grad_a = torch.as_tensor(_grad_from(ops, flipped, g), device=a.device)
-            return grad_a, grad_b, None
+            return grad_a, grad_b, None, None
 
     class SafeSqrt(torch.autograd.Function):
         """sqrt(x) whose derivative is 0 (not inf or nan) where x is at round-off level."""
@@ -241,16 +254,17 @@ def _torch_functions(xp):
         ones: the per-op overhead dominates at the sizes of a VQ loss."""
 
         @staticmethod
-        def forward(ctx, mean_s, cov_s, mean_t, cov_t, names, squared):
+        def forward(ctx, mean_s, cov_s, mean_t, cov_t, names, roundoffs, squared):
             ops = _linalg_ops(xp, cov_s)
             m_s, c_s, m_t, c_t = (_host(ops, x) for x in (mean_s, cov_s, mean_t, cov_t))
-            parts = _trace_parts(ops, c_s, c_t, names, need_grad=ctx.needs_input_grad[3])
+            parts = _trace_parts(ops, c_s, c_t, names, roundoffs, need_grad=ctx.needs_input_grad[3])
             diff = m_s - m_t
             scale = diff @ diff + ops.trace(c_s) + ops.trace(c_t)
             w2sq = ops.clamp_min(scale - 2.0 * parts.value, 0.0)
             live = bool(w2sq > _SQRT_ROUNDOFF * ops.eps(w2sq) * scale)
             value = w2sq if squared else ops.sqrt(w2sq)
-            ctx.ops, ctx.names, ctx.squared, ctx.live = ops, names, squared, live
+            ctx.ops, ctx.names, ctx.roundoffs = ops, names, roundoffs
+            ctx.squared, ctx.live = squared, live
             ctx.diff, ctx.parts, ctx.value = diff, parts, value
             ctx.save_for_backward(cov_s, cov_t)
             return torch.as_tensor(value, dtype=mean_s.dtype, device=mean_s.device)
@@ -262,7 +276,7 @@ def _torch_functions(xp):
             g = _host(ops, grad)
             if not ctx.squared:  # d sqrt(x) = dx / (2 sqrt x); 0 where x is round-off
                 g = g / (2.0 * ctx.value) if ctx.live else 0.0 * g
-            out = [None] * 6
+            out = [None] * 7
 
             def back(x):
                 return torch.as_tensor(x, dtype=cov_s.dtype, device=cov_s.device)
@@ -276,7 +290,7 @@ def _torch_functions(xp):
                 out[3] = back(g) * eye - 2.0 * back(_grad_from(ops, ctx.parts, g))
             if need[1]:
                 flipped = _trace_parts(ops, _host(ops, cov_t), _host(ops, cov_s),
-                                       ctx.names[::-1], need_grad=True)
+                                       ctx.names[::-1], ctx.roundoffs[::-1], need_grad=True)
                 out[1] = back(g) * eye - 2.0 * back(_grad_from(ops, flipped, g))
             return tuple(out)
 
@@ -290,15 +304,22 @@ def _broadcast_pair(xp, a, b):
     return tuple(xp.lib.broadcast_tensors(a, b))
 
 
-def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names):
-    """Validated, promoted inputs -> W2 (or W2^2) in float64, then cast back to the input dtype."""
-    out_like = mean_s
+def _float64(xp, x):
     if xp.name == "numpy":
-        work = [x if x.dtype == "float64" else x.astype("float64")
-                for x in (mean_s, cov_s, mean_t, cov_t)]
-    else:
-        work = [x.to(xp.lib.float64) for x in (mean_s, cov_s, mean_t, cov_t)]
-    mean_s, cov_s, mean_t, cov_t = work
+        return x if x.dtype == "float64" else x.astype("float64")
+    return x.to(xp.lib.float64)
+
+
+def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names, roundoffs=None):
+    """Validated, promoted inputs -> W2 (or W2^2) in float64, then cast back to the input dtype.
+
+    ``roundoffs``: the round-off of the dtypes the two covariances were formed in (for the PSD
+    tolerance); by default that of ``cov_s`` and ``cov_t`` as passed, recorded before the upcast.
+    """
+    out_like = mean_s
+    if roundoffs is None:
+        roundoffs = (roundoff_of(xp, cov_s), roundoff_of(xp, cov_t))
+    mean_s, cov_s, mean_t, cov_t = (_float64(xp, x) for x in (mean_s, cov_s, mean_t, cov_t))
     use_autograd = (
         xp.name == "torch"
         and xp.lib.is_grad_enabled()
@@ -308,15 +329,16 @@ def _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared: bool, names):
     # No explicit symmetrisation: the inputs passed the symmetry check, and the backward returns the
     # symmetric gradient (the derivative with respect to the symmetric part of each covariance).
     if use_autograd and mean_s.ndim == mean_t.ndim == 1 and cov_s.ndim == cov_t.ndim == 2:
-        result = _torch_functions(xp)["w2"].apply(mean_s, cov_s, mean_t, cov_t, names, squared)
+        result = _torch_functions(xp)["w2"].apply(mean_s, cov_s, mean_t, cov_t, names, roundoffs,
+                                                  squared)
         return result.to(out_like.dtype)
     if cov_s.shape != cov_t.shape:
         cov_s, cov_t = _broadcast_pair(xp, cov_s, cov_t)
     if use_autograd:
         fns = _torch_functions(xp)
-        trace_term = fns["trace"].apply(cov_s, cov_t, names)
+        trace_term = fns["trace"].apply(cov_s, cov_t, names, roundoffs)
     else:
-        trace_term = _trace_value(xp, cov_s, cov_t, names)
+        trace_term = _trace_value(xp, cov_s, cov_t, names, roundoffs)
     diff = mean_s - mean_t
     mean_term = diff @ diff if diff.ndim == 1 else (diff * diff).sum(-1)
     traces = xp.trace(cov_s) + xp.trace(cov_t)
@@ -374,8 +396,10 @@ def gaussian_w2(mean_s, cov_s, mean_t, cov_t, *, squared: bool = False):
             f"source and target must have the same dimension, got mean_s.shape="
             f"{tuple(mean_s.shape)} and mean_t.shape={tuple(mean_t.shape)}"
         )
+    roundoffs = (roundoff_of(xp, cov_s), roundoff_of(xp, cov_t))  # as they arrived
     mean_s, cov_s, mean_t, cov_t = xp.promote(mean_s, cov_s, mean_t, cov_t)
-    return _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared, ("cov_s", "cov_t"))
+    return _w2_from_moments(xp, mean_s, cov_s, mean_t, cov_t, squared, ("cov_s", "cov_t"),
+                            roundoffs)
 
 
 def gaussian_moments(x, *, ddof: int = 1, weights=None, name: str = "x"):
@@ -530,14 +554,18 @@ def gaussian_monge_map(mean_s, cov_s, mean_t, cov_t) -> AffineMap:
             f"mean_s and mean_t must be vectors of the same length, got shapes "
             f"{tuple(mean_s.shape)} and {tuple(mean_t.shape)}"
         )
+    roundoffs = (roundoff_of(xp, cov_s), roundoff_of(xp, cov_t))  # as they arrived
     mean_s, cov_s, mean_t, cov_t = xp.promote(mean_s, cov_s, mean_t, cov_t)
     cov_s = 0.5 * (cov_s + xp.mT(cov_s))
     cov_t = 0.5 * (cov_t + xp.mT(cov_t))
     chol, ok = xp.cholesky(cov_s)
     if not bool(ok.all()):
+        _check_psd(xp, _float64(xp, cov_s), "cov_s", roundoffs[0])  # indefinite, or only singular?
         raise ValueError("cov_s must be positive definite for the Monge map (it is singular)")
     m = xp.mT(chol) @ cov_t @ chol
     mu, v = xp.eigh(0.5 * (m + xp.mT(m)))
+    if bool((mu[..., 0] < 0).any()):  # M = L^T cov_t L has cov_t's inertia: judge cov_t itself
+        _check_psd(xp, _float64(xp, cov_t), "cov_t", roundoffs[1])
     m_half = (v * xp.sqrt(xp.clamp_min(mu, 0.0))[..., None, :]) @ xp.mT(v)
     if xp.name == "numpy":
         from scipy.linalg import solve_triangular

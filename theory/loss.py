@@ -1,10 +1,11 @@
 r"""The paper's distribution-matching training loss, as its reference implementation computes it.
 
-Facts taken from the authors' VQ-VAE quantizer (see ``shared/paper/official_repo.md`` section 2.3),
-re-implemented here on top of :func:`theory.gaussian_w2`:
+The reference is the authors' VQ-VAE quantizer, ``code/VQVAE/model/wasserstein_quantizer.py`` in
+github.com/VQ-Research/Wasserstein-VQ (``Wasserstein_Quantizer.calc_wasserstein_loss``). What it
+computes, re-implemented here on top of :func:`theory.gaussian_w2`:
 
-* the feature statistics come from a batch (or queue) of encoder outputs and are **detached**: the
-  loss moves the codebook only, never the encoder;
+* the feature statistics come from a batch (there: a queue of the 65,536 most recent encoder
+  outputs) and are **detached**: the loss moves the codebook only, never the encoder;
 * features and codes are both divided by ``max_j std_j(features) + 1e-8``, the largest
   per-coordinate (unbiased) standard deviation of the features, itself detached;
 * means and unbiased covariances (``n - 1``) of both sets, and the closed form of Lemma 3;
@@ -14,13 +15,17 @@ Differences from the reference code, on purpose: no ``+1e-8`` inside the eigenva
 no ``+1e-10`` under the outer square root, no NaN masking: :func:`theory.gaussian_w2` gives finite
 gradients without them (see its documentation), so the value here is the exact closed form of the
 normalised statistics.
+
+A codebook with ``K <= d`` codes has a singular covariance; formed in float32 its zero eigenvalues
+come out as float32 round-off of either sign, which :func:`theory.gaussian_w2`'s dtype-aware
+positive semi-definiteness tolerance accepts (see :mod:`theory.validation`).
 """
 
 from __future__ import annotations
 
-from ._backend import namespace
-from ._validation import check_points
+from .backend import namespace
 from .gaussian import _w2_from_moments, gaussian_moments
+from .validation import check_points
 
 __all__ = ["wasserstein_vq_loss"]
 

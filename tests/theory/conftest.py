@@ -1,22 +1,22 @@
 """Fixtures for the theory tests."""
 
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run torch single-threaded in these tests (restored afterwards).
+def _one_thread():
+    """Run torch and the BLAS/LAPACK libraries single-threaded in these tests (restored afterwards).
 
-    On 2 cores shared with other jobs, torch's 2-thread OpenMP regions stall on descheduled threads:
-    a 3 x 3 factorisation then takes milliseconds instead of microseconds. These tests call many
-    tiny torch ops, so one thread keeps them fast and their timing independent of the machine load.
+    On 2 cores shared with other jobs, 2-thread OpenMP (torch) and OpenBLAS (numpy, scipy) regions
+    stall on descheduled threads: a 3 x 3 factorisation then takes milliseconds instead of
+    microseconds, and a 64 x 64 eigensolve ten times longer than on one thread (measured while other
+    test sessions ran). These tests call many tiny linear-algebra routines, so one thread keeps them
+    fast and their timing independent of the machine load.
     """
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
     torch.set_num_threads(previous)

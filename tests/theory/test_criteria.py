@@ -5,13 +5,16 @@ perplexity and the validation contract."""
 import math
 import tracemalloc
 
+import faiss
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests._helpers import to_lib, to_numpy
 from theory import criterion_triple, nearest_code, usage_criteria
+from theory.assignment import faiss_search
 
 # ----------------------------------------------------------------------------------------------
 # nearest_code against brute force
@@ -46,10 +49,6 @@ COMBOS = [
 @pytest.mark.parametrize("chunk_size", [1, 7, None])
 @pytest.mark.parametrize(("lib", "dtype", "engine"), COMBOS)
 def test_nearest_code_matches_brute_force(lib, dtype, engine, chunk_size):
-    if engine == "faiss":
-        pytest.importorskip("faiss")
-    if lib == "torch":
-        pytest.importorskip("torch")
     feats64, codes64 = _data(1)
     # the reference sees exactly the values the function sees (after the cast to dtype)
     feats, codes = feats64.astype(dtype), codes64.astype(dtype)
@@ -60,8 +59,6 @@ def test_nearest_code_matches_brute_force(lib, dtype, engine, chunk_size):
     assert idx.dtype == np.int64 and idx.shape == (feats.shape[0],)
     assert sq.dtype == np.dtype(dtype) and sq.shape == (feats.shape[0],)
     if lib == "torch":
-        import torch
-
         assert isinstance(res.indices, torch.Tensor) and isinstance(res.sq_dist, torch.Tensor)
     # round-off of the ||c||^2 - 2 x.c search: ~eps * (|x|^2 + |c|^2) (scale ~ 100 here)
     tol = (1e-10 if dtype == "float64" else 1e-3)
@@ -108,7 +105,6 @@ def test_nearest_code_ties_return_a_tied_code_with_exact_distance():
 
 
 def test_nearest_code_torch_returns_no_graph():
-    torch = pytest.importorskip("torch")
     feats, codes = _data(3)
     f = torch.tensor(feats, requires_grad=True)
     c = torch.tensor(codes, requires_grad=True)
@@ -261,7 +257,6 @@ def test_perplexity_invariances(counts, rnd, factor):
 
 
 def test_usage_criteria_accepts_torch_counts():
-    torch = pytest.importorskip("torch")
     assert usage_criteria(torch.tensor([2, 2, 0, 4])) == usage_criteria(np.array([2, 2, 0, 4]))
 
 
@@ -319,14 +314,11 @@ def test_bad_options_rejected():
 
 
 def test_faiss_search_restores_its_global_switch():
-    faiss = pytest.importorskip("faiss")
-    from theory.assignment import _search_faiss
-
     before = faiss.cvar.distance_compute_blas_threshold
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 8)).astype(np.float32)
     c = rng.standard_normal((64, 8)).astype(np.float32)
-    idx = _search_faiss(x, c)
+    idx = faiss_search(x, c)
     assert faiss.cvar.distance_compute_blas_threshold == before
     brute = ((x[:, None, :].astype(np.float64) - c[None].astype(np.float64)) ** 2).sum(-1).argmin(1)
     assert (idx == brute).mean() > 0.999

@@ -1,14 +1,14 @@
 """The paper's training loss L_W (theory.loss.wasserstein_vq_loss): hand-computed normalised moments,
-a re-statement of the reference implementation (official_repo.md section 2.3) with its eps guards,
-where gradients go, scale behaviour and validation."""
+a re-statement of the reference implementation with its eps guards (the authors' VQ-VAE quantizer,
+code/VQVAE/model/wasserstein_quantizer.py in github.com/VQ-Research/Wasserstein-VQ), where gradients
+go, scale behaviour and validation."""
 
 import numpy as np
 import pytest
+import torch
 
 from theory import empirical_gaussian_w2, gaussian_w2
 from theory.loss import wasserstein_vq_loss
-
-torch = pytest.importorskip("torch")
 
 DT = torch.float64
 
@@ -28,7 +28,10 @@ def normalised_moments(feats, codes):
 
 
 def reference_w_loss(features, codebook):
-    """Slow re-statement of the authors' Wasserstein_Quantizer loss, from official_repo.md 2.3."""
+    """Slow re-statement of the authors' loss (Wasserstein_Quantizer.calc_wasserstein_loss in
+    code/VQVAE/model/wasserstein_quantizer.py, github.com/VQ-Research/Wasserstein-VQ): detached
+    feature statistics, both sets divided by max_j std_j(features) + 1e-8, unbiased covariances,
+    relu(.) + 1e-8 under both eigenvalue square roots, NaN/Inf masking, sqrt(. + 1e-10) outside."""
     z = features.detach()
     std = z.std(dim=0).max().detach() + 1e-8
     z, c = z / std, codebook / std
@@ -90,7 +93,7 @@ def test_dtype_follows_inputs():
 
 
 # ----------------------------------------------------------------------------------------------
-# the reference implementation (official_repo.md 2.3)
+# the reference implementation (wasserstein_quantizer.py in github.com/VQ-Research/Wasserstein-VQ)
 # ----------------------------------------------------------------------------------------------
 
 

@@ -5,10 +5,9 @@ an analytic derivative computed with scipy, finiteness at the degenerate points 
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
 from theory import empirical_gaussian_w2, gaussian_w2
-
-torch = pytest.importorskip("torch")
 
 DT = torch.float64
 

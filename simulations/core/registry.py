@@ -1,0 +1,191 @@
+"""Studies, cells and claims (the data types; :func:`simulations.core.runner.run_study` runs them).
+
+A *study* declares presets (frozen dataclasses: quick, default, full), splits its work into *cells*
+and summarises their rows. A *cell* is one independent, resumable unit: a module-level function and
+the parameters it computes from. Its random stream comes from (study seed, stream key) alone
+(:func:`simulations.core.seeding.cell_seed`) and its cache identity from its own parameters, the
+study version and the seed (:mod:`simulations.core.store`), so adding grid points, replicates or
+parts reuses every finished cell, and any executor (:mod:`simulations.core.executors`) gives the same
+rows. A *claim* is a statement of the paper with a function that reads a study's result and returns
+what was measured and a verdict computed from it (:mod:`simulations.core.verdicts`).
+
+Studies and claims are plain objects listed explicitly (``simulations.studies.ALL``); nothing
+registers itself on import.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .verdicts import VERDICTS, Verdict
+
+PRESETS = ("quick", "default", "full")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One resumable unit of work.
+
+    ``fn`` is a module-level function (so that worker processes and cluster jobs can run it) called
+    as ``fn(**params, seed=...)`` with the cell's :class:`numpy.random.SeedSequence`; with
+    ``replicates=n`` it is called once per replicate, ``fn(**params, seed=..., replicate=r)`` for
+    r = 0..n-1 (the same ``seed`` each time: derive the replicate's stream with
+    ``seeding.child(seed, ...)``), and a larger n later reuses the replicates already computed.
+    ``seeded=False``: a deterministic cell, called as ``fn(**params)``.
+
+    ``scratch``: the cell keeps files while it runs (checkpoints of a long training run): it is
+    called with ``scratch_dir=...``, a folder of its own under the results store (the same folder
+    when an interrupted run is started again, so the cell can resume) or a temporary one.
+
+    ``block``: at most this many replicates per task (e.g. 1 for long training runs, so that each
+    finished replicate is stored at once); default: as many as the executor likes.
+
+    ``params`` must be JSON-able (numbers, strings, tuples, frozen dataclasses): they are the
+    cell's cache identity, so they hold what this cell computes from and nothing of the grid around
+    it. ``stream``: the key of the random stream (default ``key``); cells that share a stream see
+    the same random numbers (common random numbers across the variants of one replicate).
+    """
+
+    key: str
+    fn: Callable[..., list[dict]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    replicates: int | None = None
+    stream: str | None = None
+    seeded: bool = True
+    block: int | None = None
+    scratch: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError(f"key must be a non-empty string, got key={self.key!r}")
+        if self.replicates is not None and (isinstance(self.replicates, bool) or not isinstance(
+                self.replicates, int) or self.replicates < 1):
+            raise ValueError(f"replicates must be a positive integer or None, got "
+                             f"replicates={self.replicates!r} (cell {self.key})")
+        if not self.seeded and self.replicates is not None:
+            raise ValueError(f"a deterministic cell has no replicates (cell {self.key})")
+        if self.block is not None and (isinstance(self.block, bool) or not isinstance(
+                self.block, int) or self.block < 1):
+            raise ValueError(f"block must be a positive integer or None, got block={self.block!r} "
+                             f"(cell {self.key})")
+
+    @property
+    def part(self) -> str:
+        """The sub-study a key ``"<part>/..."`` belongs to ('' when the key has no part)."""
+        return self.key.split("/", 1)[0] if "/" in self.key else ""
+
+    def compute(self, study_seed: int | None, replicate: int | None = None,
+                scratch_dir: str | None = None) -> list[dict]:
+        """Rows of this cell (of one replicate of a replicated cell)."""
+        from .seeding import cell_seed
+
+        extra = {"scratch_dir": scratch_dir} if self.scratch else {}
+        if not self.seeded:
+            return list(self.fn(**self.params, **extra))
+        seed = cell_seed(study_seed, self.stream or self.key)
+        if self.replicates is None:
+            return list(self.fn(**self.params, seed=seed, **extra))
+        if replicate is None or not 0 <= replicate:
+            raise ValueError(f"cell {self.key} is replicated: pass replicate >= 0, got {replicate!r}")
+        return list(self.fn(**self.params, seed=seed, replicate=replicate, **extra))
+
+
+@dataclass
+class StudyResult:
+    """Rows and summary of one study run (what claims are evaluated on)."""
+
+    study: str
+    preset: str
+    seed: int | None
+    config: Any
+    rows: list[dict]
+    summary: dict
+    elapsed_s: float
+    n_cells_reused: int = 0
+    n_cells_run: int = 0
+
+    def select(self, **match: Any) -> list[dict]:
+        """Rows whose fields equal all of ``match``."""
+        return [r for r in self.rows if all(r.get(k) == v for k, v in match.items())]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A numerical study: presets, cells, summary.
+
+    ``cells(config)`` yields the :class:`Cell` s of a configuration; ``summarize(config, rows)``
+    reduces their rows. ``version``: bump when what a cell computes changes (old cached cells are
+    then ignored). ``parts``: optional sub-studies; a cell's key starts with ``"<part>/"``.
+    """
+
+    name: str
+    description: str
+    presets: dict[str, Any]
+    cells: Callable[[Any], Iterable[Cell]]
+    summarize: Callable[[Any, list[dict]], dict]
+    version: int = 1
+    parts: tuple[str, ...] = ()
+
+    def config(self, preset: str) -> Any:
+        if preset not in self.presets:
+            raise ValueError(f"preset must be one of {sorted(self.presets)}, got preset={preset!r}")
+        return self.presets[preset]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a claim evaluator returns: the measurement in words and numbers, and the verdict."""
+
+    measured: str
+    verdict: Verdict
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got verdict={self.verdict!r}")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper (or of its code), tested on one study's result."""
+
+    id: str
+    source: str
+    statement: str
+    expected: str
+    study: str
+    evaluate: Callable[[StudyResult], Measurement]
+
+
+def claim(*, id: str, source: str, statement: str, expected: str, study: str):
+    """Decorator turning ``evaluate(result) -> Measurement`` into a :class:`Claim` (registers
+    nothing: list the claim in its study package's ``CLAIMS``)."""
+
+    def wrap(fn: Callable[[StudyResult], Measurement]) -> Claim:
+        return Claim(id=id, source=source, statement=statement, expected=expected, study=study,
+                     evaluate=fn)
+
+    return wrap
+
+
+def check_unique(studies: Sequence[Study], claims: Sequence[Claim]) -> None:
+    """ValueError on a repeated study name or claim id, or a claim of an unknown study."""
+    names = [s.name for s in studies]
+    ids = [c.id for c in claims]
+    for kind, values in (("study name", names), ("claim id", ids)):
+        dup = sorted({v for v in values if values.count(v) > 1})
+        if dup:
+            raise ValueError(f"repeated {kind}: {dup}")
+    orphans = sorted(c.id for c in claims if c.study not in names)
+    if orphans:
+        raise ValueError(f"claims of unknown studies: {orphans}")
+
+
+def select_claims(claims: Iterable[Claim], pattern: str | None = None) -> list[Claim]:
+    """Claims whose id matches the glob ``pattern`` or contains it (all when None), sorted by id."""
+    out = [c for c in claims if pattern is None or fnmatch.fnmatch(c.id, pattern)
+           or pattern in c.id]
+    return sorted(out, key=lambda c: c.id)

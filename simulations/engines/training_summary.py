@@ -1,0 +1,101 @@
+"""Summaries of training runs (rows of :func:`simulations.engines.training.train_run`) shared by the
+studies that train codebooks: final values with intervals, paired comparisons between variants
+(common random numbers), training curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core.stats import TTest, mean_ci, paired_t
+
+
+def final_rows(rows: list[dict]) -> list[dict]:
+    """The last evaluation row of every run (variant, source, shift, d, replicate)."""
+    last: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["quantizer"], r["source"], r["mu"], r["d"], r.get("part", ""), r["replicate"])
+        if key not in last or r["step"] > last[key]["step"]:
+            last[key] = r
+    return list(last.values())
+
+
+METRICS = ("error", "utilization", "perplexity", "w2")
+
+
+def final_table(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu")) \
+        -> list[dict]:
+    """Mean and 95% CI over replicates of every metric at the final step, one entry per
+    ``group`` value. With a single replicate the CI collapses to the value (``n = 1``)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in final_rows(rows):
+        groups.setdefault(tuple(r[g] for g in group), []).append(r)
+    table = []
+    for key, g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        entry = dict(zip(group, key, strict=True))
+        entry.setdefault("d", g[0].get("d"))
+        entry.setdefault("n_codes", g[0].get("n_codes"))
+        entry["n"] = len(g)
+        entry["diverged"] = sum(bool(r.get("diverged")) for r in g)
+        entry["step"] = max(r["step"] for r in g)
+        for m in METRICS:
+            vals = [r[m] for r in g if m in r and r[m] is not None]
+            if len(vals) >= 2:
+                ci = mean_ci(vals)
+                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = ci.mean, [ci.low, ci.high], ci.stderr
+            elif vals:
+                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = vals[0], [vals[0], vals[0]], math.inf
+            else:
+                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = None, None, None
+        table.append(entry)
+    return table
+
+
+def present(summary: dict, names) -> list[str]:
+    """Those of ``names`` (in order) that have a final entry in ``summary`` (ran in this study)."""
+    have = {e["quantizer"] for e in summary["final"]}
+    return [n for n in names if n in have]
+
+
+def final_entry(summary: dict, quantizer: str, source: str, mu: float) -> dict | None:
+    """The ``summary["final"]`` entry (see :func:`final_table`) of one (quantizer, source, shift)."""
+    for e in summary["final"]:
+        if (e["quantizer"], e["source"], e["mu"]) == (quantizer, source, mu):
+            return e
+    return None
+
+
+def paired_difference(rows: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
+    """Paired Student t test (df = n - 1) of the final-step ``metric`` of runs matching ``a`` minus
+    those matching ``b``, paired by replicate (common random numbers). None when fewer than two
+    replicate pairs exist."""
+    fin = final_rows(rows)
+
+    def pick(match):
+        return {r["replicate"]: r[metric] for r in fin
+                if all(r.get(k) == v for k, v in match.items()) and r.get(metric) is not None}
+
+    ra, rb = pick(a), pick(b)
+    common = sorted(set(ra) & set(rb))
+    if len(common) < 2:
+        return None
+    return paired_t([ra[i] for i in common], [rb[i] for i in common])
+
+
+def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu")) -> list[dict]:
+    """Training curves: replicate means of every metric at every evaluation step, per group."""
+    groups: dict[tuple, dict[int, list[dict]]] = {}
+    for r in rows:
+        if r.get("diverged"):
+            continue
+        groups.setdefault(tuple(r[g] for g in group), {}).setdefault(r["step"], []).append(r)
+    out = []
+    for key, by_step in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        steps = sorted(by_step)
+        entry = dict(zip(group, key, strict=True))
+        entry["step"] = steps
+        for m in METRICS:
+            entry[m] = [float(np.mean([r[m] for r in by_step[s]])) for s in steps]
+        out.append(entry)
+    return out

@@ -1,0 +1,18 @@
+"""The density figure draws from a tiny study run's results folder."""
+
+from dataclasses import replace
+
+from simulations.core.runner import run_study
+from simulations.studies import density
+from tests.simulations.studies.test_density import TINY
+
+
+def test_figure_from_results(tmp_path):
+    from figures import make_figures
+
+    tiny = replace(density.STUDY, presets={"quick": TINY})
+    run_study(tiny, "quick", seed=11, out_dir=tmp_path, progress=False)
+    made = make_figures(tmp_path, studies=["density"])
+    assert [p.suffix for p in made["density"]] == [".png", ".pdf"]
+    assert all(p.stat().st_size > 10_000 for p in made["density"])
+

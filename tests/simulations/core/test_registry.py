@@ -1,0 +1,52 @@
+"""Cells, claims and their validation."""
+
+from dataclasses import replace
+
+import pytest
+
+from simulations.core.registry import Cell, Claim, Measurement, check_unique, claim
+from tests.simulations.core.toy import ToyConfig, point_cell, toy_study
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"key": ""}, "key"),
+    ({"replicates": 0}, "replicates"),
+    ({"replicates": True}, "replicates"),
+    ({"replicates": 2, "seeded": False}, "deterministic"),
+    ({"block": 0}, "block"),
+])
+def test_cell_validation(kwargs, match):
+    args = {"key": "k", "fn": point_cell, "params": {"x": 0.0, "log_dir": None}} | kwargs
+    with pytest.raises(ValueError, match=match):
+        Cell(**args)
+
+
+def test_replicated_cell_needs_a_replicate():
+    cell = Cell("k", point_cell, {"x": 0.0, "log_dir": None}, replicates=2)
+    with pytest.raises(ValueError, match="replicate"):
+        cell.compute(0)
+
+
+def test_claim_decorator_registers_nothing_and_check_unique():
+    @claim(id="toy.a", source="s", statement="st", expected="e", study="toy")
+    def a(res):
+        return Measurement("m", "confirmed")
+
+    assert isinstance(a, Claim) and a.evaluate(None).verdict == "confirmed"
+    study = toy_study()
+    check_unique([study], [a])
+    with pytest.raises(ValueError, match="repeated claim id"):
+        check_unique([study], [a, a])
+    with pytest.raises(ValueError, match="repeated study name"):
+        check_unique([study, study], [a])
+    with pytest.raises(ValueError, match="unknown studies"):
+        check_unique([replace(study, name="other")], [a])
+
+
+def test_measurement_rejects_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        Measurement("x", "probably")
+
+
+def test_config_is_a_toy_config():
+    assert toy_study().config("quick") == ToyConfig()

@@ -1,0 +1,91 @@
+"""run_study: results files, resume, parts."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from simulations.core.registry import Cell
+from simulations.core.runner import run_study
+from tests.simulations.core.toy import calls, point_cell, toy_study
+
+
+def test_run_study_writes_results_and_resumes(tmp_path):
+    log = tmp_path / "log"
+    study = toy_study(log_dir=str(log))
+    first = run_study(study, "quick", seed=1, out_dir=tmp_path, progress=False)
+    # 3 point cells, 3 x 3 replicates, 1 fixed cell
+    assert len(calls(log)) == 13 and first.summary["n_rows"] == 13
+    assert first.n_cells_run == 7 and first.n_cells_reused == 0
+    root = tmp_path / "results" / "toy"
+    assert {p.name for p in root.iterdir()} >= {"config.json", "rows.csv", "summary.json", "cells"}
+    meta = json.loads((root / "config.json").read_text())
+    assert meta["seed"] == 1 and meta["config"]["xs"] == [0.0, 1.0, 2.0]
+    assert "numpy" in meta["versions"]
+    # a rerun reuses every finished cell and gives identical rows
+    again = run_study(study, "quick", seed=1, out_dir=tmp_path, progress=False)
+    assert len(calls(log)) == 13 and again.n_cells_reused == 7 and again.rows == first.rows
+    # an interrupted run (one cell file lost) recomputes only that cell
+    lost = next((root / "cells").glob("point-1.*.json"))
+    lost.unlink()
+    third = run_study(study, "quick", seed=1, out_dir=tmp_path, progress=False)
+    assert calls(log).count("x1") == 2 and len(calls(log)) == 14 and third.rows == first.rows
+    # another seed never mixes with the old cells (the deterministic cell is reused)
+    run_study(study, "quick", seed=2, out_dir=tmp_path, progress=False)
+    assert len(calls(log)) == 14 + 12
+
+
+def test_damaged_cell_is_recomputed(tmp_path):
+    log = tmp_path / "log"
+    study = toy_study(log_dir=str(log))
+    first = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+    next((tmp_path / "results" / "toy" / "cells").glob("point-0.*.json")).write_text("{not json")
+    again = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+    assert calls(log).count("x0") == 2 and again.rows == first.rows
+
+
+def test_no_temp_files_left(tmp_path):
+    run_study(toy_study(), "quick", seed=0, out_dir=tmp_path, progress=False)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_without_out_dir_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run_study(toy_study(), "quick", seed=0, out_dir=None, progress=False)
+    assert res.summary["n_rows"] == 13 and not list(tmp_path.iterdir())
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="preset"):
+        run_study(toy_study(), "medium", out_dir=None, progress=False)
+
+
+def test_parts_select_cells_and_share_the_cache(tmp_path):
+    log = tmp_path / "log"
+    study = toy_study(log_dir=str(log), parts=True)
+    only = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False, parts=["b"])
+    assert sorted(calls(log)) == ["x2", "x2-r0", "x2-r1", "x2-r2"]
+    assert {r["x"] for r in only.rows} == {2.0}
+    assert only.summary["parts"] == ["b"] and only.summary["n_rows"] == 4
+    # the full run reuses the cells the partial run finished
+    full = run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+    assert len(calls(log)) == 13 and full.n_cells_reused == 2
+    assert [r for r in full.rows if r["x"] == 2.0] == only.rows
+
+
+@pytest.mark.parametrize("parts", [[], ["c"], ["a", "c"]])
+def test_unknown_parts_are_rejected(parts):
+    with pytest.raises(ValueError, match="parts"):
+        run_study(toy_study(parts=True), "quick", out_dir=None, progress=False, parts=parts)
+
+
+def test_parts_on_a_study_without_parts():
+    with pytest.raises(ValueError, match="no parts"):
+        run_study(toy_study(), "quick", out_dir=None, progress=False, parts=["x"])
+
+
+def test_repeated_cell_keys_are_rejected():
+    study = toy_study()
+    double = replace(study, cells=lambda cfg: [Cell("k", point_cell, {"x": 0.0, "log_dir": None})] * 2)
+    with pytest.raises(ValueError, match="repeats cell keys"):
+        run_study(double, "quick", out_dir=None, progress=False)

@@ -1,0 +1,118 @@
+"""Statistics: t intervals, paired and one-sample t tests (against scipy), significance rules."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simulations.core.stats import (
+    TTest,
+    enough,
+    loglog_slope,
+    mean_ci,
+    one_sample_t,
+    paired_t,
+    significant,
+    z_score,
+)
+from simulations.core.verdicts import ALPHA, MIN_REPLICATES
+
+
+def test_mean_ci_matches_t_interval_and_covers():
+    ci = mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert ci.mean == 2.5
+    se = np.std([1, 2, 3, 4], ddof=1) / 2
+    assert math.isclose(ci.stderr, se)
+    assert math.isclose(ci.high - ci.mean, 3.182446305284263 * se, rel_tol=1e-9)  # t_{0.975,3}
+    rng = np.random.default_rng(0)
+    cover = np.mean([(c := mean_ci(rng.normal(size=4))).low <= 0 <= c.high for _ in range(2000)])
+    assert 0.935 <= cover <= 0.965  # exact t coverage even with 4 replicates
+
+
+def test_mean_ci_known_values_and_levels():
+    ci = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert ci.mean == 3.0 and math.isclose(ci.stderr, math.sqrt(2.5 / 5))
+    assert math.isclose(ci.high - ci.mean, 2.7764451051977987 * ci.stderr)  # t_{0.975, 4}
+    narrow = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0], level=0.9)
+    assert ci.low < narrow.low < narrow.high < ci.high
+
+
+@pytest.mark.parametrize(("values", "level", "match"), [
+    ([1.0], 0.95, "at least 2"),
+    ([[1.0, 2.0], [3.0, 4.0]], 0.95, "1-D"),
+    ([1.0, np.nan, 2.0], 0.95, "NaN"),
+    ([1.0, 2.0], 1.0, "level"),
+    ([1.0, 2.0], 0.0, "level"),
+])
+def test_mean_ci_bad_input(values, level, match):
+    with pytest.raises(ValueError, match=match):
+        mean_ci(values, level=level)
+
+
+def test_paired_t_equals_scipy():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.3, 1, 7), rng.normal(0, 1, 7)
+    t = paired_t(a, b)
+    ref = stats.ttest_rel(a, b)
+    assert math.isclose(t.t, ref.statistic, rel_tol=1e-12)
+    assert math.isclose(t.p, ref.pvalue, rel_tol=1e-9)
+    assert t.df == 6 and t.n == 7
+    ci = ref.confidence_interval(0.95)
+    assert math.isclose(t.low, ci.low, rel_tol=1e-9) and math.isclose(t.high, ci.high, rel_tol=1e-9)
+    assert math.isclose(t.a, a.mean()) and math.isclose(t.b, b.mean())
+    with pytest.raises(ValueError, match="pair"):
+        paired_t([1, 2, 3], [1, 2])
+
+
+def test_one_sample_t_equals_scipy_and_degenerate_cases():
+    x = np.array([1.2, 0.8, 1.1, 0.9, 1.3])
+    t = one_sample_t(x, 1.0)
+    ref = stats.ttest_1samp(x, 1.0)
+    assert math.isclose(t.t, ref.statistic, rel_tol=1e-12) and math.isclose(t.p, ref.pvalue)
+    same = one_sample_t([2.0, 2.0, 2.0], 2.0)
+    assert same.p == 1.0 and same.t == 0.0
+    off = one_sample_t([2.0, 2.0, 2.0], 1.0)
+    assert off.p == 0.0 and off.t == math.inf
+
+
+def test_significant_needs_replicates_sign_and_level():
+    rng = np.random.default_rng(2)
+    strong = paired_t(rng.normal(5, 1, MIN_REPLICATES), rng.normal(0, 1, MIN_REPLICATES))
+    assert significant(strong, +1) and not significant(strong, -1) and enough(strong)
+    few = paired_t([5.0, 5.1, 4.9, 5.2][: MIN_REPLICATES - 1], [0.0, 0.1, 0.0, 0.1][
+        : MIN_REPLICATES - 1])
+    assert few.p < ALPHA and not significant(few, +1) and not enough(few)
+    # Bonferroni: a p between ALPHA / m and ALPHA is significant alone, not among m comparisons
+    mid = TTest(1.0, 0.5, 1.5, 0.2, 5.0, 9, ALPHA / 2, 10)
+    assert significant(mid, +1) and not significant(mid, +1, comparisons=4)
+    assert not significant(None, +1)
+    with pytest.raises(ValueError, match="sign"):
+        significant(strong, 0)
+
+
+def test_false_positive_rate_is_alpha():
+    rng = np.random.default_rng(3)
+    hits = sum(significant(paired_t(rng.normal(size=6), rng.normal(size=6)), +1)
+               or significant(paired_t(rng.normal(size=6), rng.normal(size=6)), -1)
+               for _ in range(3000))
+    # two independent tests per draw, each one-sided half of a two-sided level ALPHA test
+    assert hits / 3000 < 3 * ALPHA
+
+
+def test_ttest_text_and_round_trip():
+    t = paired_t([3.0, 3.5, 2.5, 3.2, 2.8], [1.0, 1.2, 0.9, 1.1, 0.8])
+    text = str(t)
+    assert "t(4)" in text and "p =" in text and "[" in text
+    assert "%" in t.relative(2.0)
+    assert TTest.from_dict(t.as_dict()) == t
+
+
+def test_z_score_and_slope():
+    assert z_score(3.0, 0.5, 2.0) == 2.0
+    assert z_score(1.0, 0.0, 1.0) == 0.0 and z_score(2.0, 0.0, 1.0) == math.inf
+    n = np.array([10, 20, 40, 80, 160])
+    slope, se = loglog_slope(n, 3.0 * n ** -0.5)
+    assert math.isclose(slope, -0.5, abs_tol=1e-12) and se < 1e-7
+    with pytest.raises(ValueError):
+        loglog_slope([1, 2], [1, 2])
