@@ -14,6 +14,7 @@ FIGURES = {
     "density": "figures.density",
     "matching": "figures.matching",
     "robustness": "figures.robustness",
+    "vqvae": "figures.vqvae",
     "w2": "figures.w2",
 }
 

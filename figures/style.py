@@ -61,6 +61,7 @@ QUANTIZER_STYLE = {
     "sliced": {"color": "tab:cyan", "marker": "X"},
     "density_wasserstein": {"color": "tab:brown", "marker": "h", "ls": ":"},
     "density_finite_k": {"color": "tab:pink", "marker": "p", "ls": ":"},
+    "ste++": {"color": "black", "marker": "d"},
 }
 
 

@@ -129,7 +129,78 @@ def build_parser() -> argparse.ArgumentParser:
         if study.parts:
             p.add_argument("--part", dest="parts", action="append", choices=study.parts,
                            help="run only this sub-study (repeatable; default: all)")
+        if name == "vqvae":
+            _add_vqvae(p, study)
     return parser
+
+
+def _add_vqvae(p: argparse.ArgumentParser, study) -> None:
+    """The VQ-VAE ablation grid: a preset (--quick, default, --full, or a paper table) changed by
+    flags or a grid file; every flag that takes values is repeatable."""
+    p.add_argument("--preset", dest="preset", choices=sorted(study.presets),
+                   help="a grid of the study (table1, table2, table6 ... table9, gamma: the paper's "
+                        "tables, on GPUs)")
+    g = p.add_argument_group("grid (changes the preset's)")
+    g.add_argument("--grid", metavar="FILE", help="TOML or JSON file of grid fields "
+                   "(quantizers, codebook_sizes, codebook_dims, gammas, betas, codebook_lrs, "
+                   "datasets, seeds, train, overrides, control, nproc, gap_images, recon_images)")
+    g.add_argument("--quantizer", dest="quantizers", action="append", metavar="Q")
+    g.add_argument("--codebook-size", dest="codebook_sizes", action="append", type=_pos_int,
+                   metavar="K")
+    g.add_argument("--codebook-dim", dest="codebook_dims", action="append", type=_pos_int,
+                   metavar="D")
+    g.add_argument("--gamma", dest="gammas", action="append", type=float, metavar="G",
+                   help="matching-loss weight of the matching quantizers")
+    g.add_argument("--beta", dest="betas", action="append", type=float, metavar="B")
+    g.add_argument("--codebook-lr", dest="codebook_lrs", action="append", type=float, metavar="LR")
+    g.add_argument("--dataset", dest="datasets", action="append",
+                   choices=("builtin", "cifar10", "svhn", "folder"))
+    g.add_argument("--seeds", type=_pos_int, metavar="N", help="seeds (replicates) per grid point")
+    g.add_argument("--train-preset", dest="train", metavar="NAME",
+                   help="training preset (quick-cpu, paper-cifar10, paper-svhn, paper-ffhq, "
+                        "paper-imagenet)")
+    g.add_argument("--data-root", metavar="PATH", help="folder of the cifar10 / svhn / folder data")
+    g.add_argument("--download", action="store_true",
+                   help="download CIFAR-10 / SVHN into --data-root (needs torchvision)")
+    g.add_argument("--set", dest="sets", action="append", metavar="KEY=VALUE",
+                   help="a training-config override, e.g. --set steps=2000 --set lr=1e-4")
+    g.add_argument("--no-control", action="store_true", help="leave out the fair-comparison points")
+    g.add_argument("--nproc", type=_pos_int, metavar="N",
+                   help="processes (GPUs) per run: > 1 launches each run with torchrun (DDP)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and estimate their cost from a measured step; train nothing")
+
+
+def vqvae_config(args, study):
+    """The grid of a ``vqmatch vqvae`` command: the preset, then the --grid file, then the flags."""
+    from dataclasses import fields, replace
+
+    from .core.executors import load_slurm_config
+
+    cfg = study.config(args.preset)
+    names = {f.name for f in fields(cfg)}
+    if args.grid:
+        data = load_slurm_config(args.grid)  # a TOML / JSON table, read the same way
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown grid field(s) {unknown} in {args.grid}; known: {sorted(names)}")
+        cfg = replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    changes = {k: tuple(getattr(args, k)) for k in ("quantizers", "codebook_sizes", "codebook_dims",
+                                                      "gammas", "betas", "codebook_lrs", "datasets")
+               if getattr(args, k)}
+    for k in ("seeds", "train", "nproc"):
+        if getattr(args, k) is not None:
+            changes[k] = getattr(args, k)
+    if args.no_control:
+        changes["control"] = False
+    overrides = list(cfg.overrides) + list(args.sets or [])
+    if args.data_root:
+        overrides.append(f"data_root={args.data_root!r}")
+    if args.download:
+        overrides.append("download=True")
+    if overrides != list(cfg.overrides):
+        changes["overrides"] = tuple(overrides)
+    return replace(cfg, **changes) if changes else cfg
 
 
 def _wrap(label: str, text: str) -> str:
@@ -137,8 +208,8 @@ def _wrap(label: str, text: str) -> str:
                          subsequent_indent=" " * 12)
 
 
-def _run(args, name: str, parts=None):
-    return run_study(STUDIES[name], args.preset, seed=args.seed, out_dir=args.out,
+def _run(args, study, parts=None):
+    return run_study(study, args.preset, seed=args.seed, out_dir=args.out,
                      progress=not args.no_progress, parts=parts, executor=args.executor,
                      jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args))
 
@@ -148,7 +219,7 @@ def cmd_verify(args) -> int:
     if not claims:
         raise ValueError(f"no claim matches --only {args.only!r}; see `vqmatch list`")
     start = time.perf_counter()
-    results = {name: _run(args, name) for name in sorted({c.study for c in claims})}
+    results = {name: _run(args, STUDIES[name]) for name in sorted({c.study for c in claims})}
     records = []
     for c in claims:
         m = c.evaluate(results[c.study])
@@ -226,8 +297,25 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_study(args) -> int:
-    res = _run(args, args.command, getattr(args, "parts", None))
+def cmd_vqvae(args) -> int:
+    """``vqmatch vqvae``: the grid of the preset and flags; ``--dry-run`` plans it."""
+    from dataclasses import replace
+
+    from .studies.vqvae.plan import format_plan, plan_runs
+
+    study = STUDIES["vqvae"]
+    cfg = vqvae_config(args, study)
+    if args.dry_run:
+        entries = plan_runs(cfg, args.out, args.seed, study.version, threads=args.threads)
+        print(format_plan(entries, jobs=args.jobs))
+        return 0
+    name = args.preset if cfg == study.config(args.preset) else "custom"
+    return cmd_study(argparse.Namespace(**{**vars(args), "preset": name}),
+                     replace(study, presets={**study.presets, name: cfg}))
+
+
+def cmd_study(args, study=None) -> int:
+    res = _run(args, study or STUDIES[args.command], getattr(args, "parts", None))
     where = Path(args.out) / "results" / args.command if args.out else None
     print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s, "
           f"{res.n_cells_run} cells run, {res.n_cells_reused} reused"
@@ -271,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "figures":
             return cmd_figures(args)
+        if args.command == "vqvae":
+            return cmd_vqvae(args)
         if args.command == "reproduce":
             for name in sorted(STUDIES):
                 cmd_study(argparse.Namespace(**{**vars(args), "command": name, "json": None,

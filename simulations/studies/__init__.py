@@ -7,9 +7,9 @@ two of them share lives in ``sources``, ``engines`` or ``core``.
 """
 
 from ..core.registry import check_unique
-from . import atomic, density, lemma3, matching, robustness, w2
+from . import atomic, density, lemma3, matching, robustness, vqvae, w2
 
-ALL = (lemma3, w2, density, matching, atomic, robustness)
+ALL = (lemma3, w2, density, matching, atomic, robustness, vqvae)
 
 check_unique([m.STUDY for m in ALL], [c for m in ALL for c in m.CLAIMS])
 STUDIES = {m.STUDY.name: m.STUDY for m in ALL}

@@ -137,8 +137,8 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
     """Train (or resume, or just return the rows of a finished run in ``out_dir``) and evaluate.
 
     ``out_dir=None``: nothing is written, no checkpoint. ``resume=False`` ignores an existing
-    checkpoint. ``stop_after=n`` stops after global step n as if killed there (for tests; the
-    result has ``finished=False``)."""
+    checkpoint. ``progress=False``: no bar, no printed rows, no note. ``stop_after=n`` stops after
+    global step n as if killed there (for tests; the result has ``finished=False``)."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     device = _device(config, int(os.environ.get("LOCAL_RANK", 0)))
@@ -176,7 +176,7 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
             model.decoder.compile()
         if is_distributed():
             net = wrap_ddp(model, device)
-        if main and notes:
+        if main and notes and progress:
             print(f"note: {notes[0]}", file=sys.stderr)
 
         def checkpoint(done: int) -> None:
@@ -224,10 +224,10 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
                              "images_per_s": window["images"] / max(window["seconds"], 1e-9),
                              "seconds": seconds})
                 window = {"loss": 0.0, "images": 0, "seconds": 0.0, "steps": 0}
-                if main:
+                if main and progress:
                     bar.write(_format_row(rows[-1]))
-                    if out is not None:
-                        _write_json(out / "rows.json", rows)
+                if main and out is not None:
+                    _write_json(out / "rows.json", rows)
             if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
                 checkpoint(step)
             finished = step >= config.steps

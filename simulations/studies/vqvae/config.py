@@ -1,0 +1,229 @@
+"""Grids of the ``vqvae`` study: which VQ-VAE runs a preset trains, and the paper's table values.
+
+A grid is the product quantizer x K x d x gamma x beta x codebook lr x dataset, each point trained
+with ``seeds`` seeds, plus (``control=True``) the fair-comparison points that separate the matching
+loss from the settings the authors' code gives only to it (a codebook lr 400x the model lr and a
+commitment weight beta ten times smaller): the baselines trained with the Wasserstein settings, and
+Wasserstein trained with the baselines' settings. ``None`` in gammas / betas / codebook_lrs means the
+quantizer's default (:func:`simulations.vqvae.config.quantizer_settings`); gamma applies to the
+matching quantizers only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ...vqvae.config import MATCHING, TrainConfig, apply_overrides, preset
+
+# the Wasserstein settings of the authors' VQ-VAE code, and the baselines' (their scripts)
+W_CODEBOOK_LR, W_BETA = 0.02, 0.1
+BASELINE_BETA = 1.0
+CONTROL_BASELINES = ("vanilla", "ema", "online")
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One trained configuration of the grid (a cell; its seeds are the cell's replicates)."""
+
+    quantizer: str
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    gamma: float | None = None
+    beta: float | None = None
+    codebook_lr: float | None = None
+    setting: str = "paper"  # "paper" (the authors' settings for this quantizer) or "control"
+
+    @property
+    def key(self) -> str:
+        """``<dataset>/<quantizer>-K<K>-d<d>`` plus the settings that differ from the defaults."""
+        extra = "".join(f"-{name}{v:g}" for name, v in (("g", self.gamma), ("b", self.beta),
+                                                        ("lr", self.codebook_lr)) if v is not None)
+        return f"{self.dataset}/{self.quantizer}-K{self.codebook_size}-d{self.codebook_dim}{extra}"
+
+
+@dataclass(frozen=True)
+class VQVAEConfig:
+    """A grid of VQ-VAE runs (see the module docstring).
+
+    ``train``: the name of a :data:`simulations.vqvae.config.PRESETS` entry; ``overrides``: its
+    ``key=value`` changes (``simulations.vqvae.config.apply_overrides``); ``nproc``: processes per
+    run (``> 1``: the run is launched with ``torchrun``); ``gap_images``: held-out images on which the
+    STE gradient gap is measured at the end of every run (0: skip); ``recon_images``: held-out
+    reconstructions kept for the figure.
+    """
+
+    train: str = "quick-cpu"
+    quantizers: tuple[str, ...] = ("vanilla", "ema", "online", "wasserstein", "mmd", "ste++")
+    codebook_sizes: tuple[int, ...] = (1024,)
+    codebook_dims: tuple[int, ...] = (8,)
+    gammas: tuple[float | None, ...] = (None,)
+    betas: tuple[float | None, ...] = (None,)
+    codebook_lrs: tuple[float | None, ...] = (None,)
+    datasets: tuple[str, ...] = ("builtin",)
+    seeds: int = 5
+    control: bool = True
+    overrides: tuple[str, ...] = ()
+    nproc: int = 1
+    gap_images: int = 64
+    recon_images: int = 8
+    power_iterations: int = 20
+
+    def __post_init__(self):
+        base = self.base()  # validates the preset name and the overrides
+        for name in ("quantizers", "codebook_sizes", "codebook_dims", "datasets", "gammas",
+                     "betas", "codebook_lrs"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not value:
+                raise ValueError(f"{name} must be a non-empty tuple, got {name}={value!r}")
+        for q in self.quantizers:
+            replace(base, quantizer=q)  # TrainConfig validates the name
+        for name in ("seeds", "nproc", "power_iterations"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
+        for name in ("gap_images", "recon_images"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {name}={v!r}")
+
+    def base(self) -> TrainConfig:
+        """The training configuration every point starts from."""
+        return apply_overrides(preset(self.train), list(self.overrides))
+
+    def points(self) -> list[GridPoint]:
+        """The grid, then the control points (each once)."""
+        out: list[GridPoint] = []
+        for ds in self.datasets:
+            for q in self.quantizers:
+                for k in self.codebook_sizes:
+                    for d in self.codebook_dims:
+                        for g in (self.gammas if q in MATCHING else (None,)):
+                            for b in self.betas:
+                                for lr in self.codebook_lrs:
+                                    out.append(GridPoint(q, k, d, ds, g, b, lr))
+            if self.control:
+                out += control_points(self, ds)
+        return list(dict.fromkeys(out))
+
+    def train_config(self, p: GridPoint) -> TrainConfig:
+        """The TrainConfig of one point (its seed is set per replicate)."""
+        return replace(self.base(), quantizer=p.quantizer, codebook_size=p.codebook_size,
+                       codebook_dim=p.codebook_dim, dataset=p.dataset, gamma=p.gamma, beta=p.beta,
+                       codebook_lr=p.codebook_lr)
+
+
+def control_points(cfg: VQVAEConfig, dataset: str) -> list[GridPoint]:
+    """The fair-comparison points at the largest K and the first d: the baselines with the
+    Wasserstein codebook lr and beta (EMA has no codebook lr: beta only), and Wasserstein with the
+    baselines' settings (codebook in the model group at the model lr, beta = 1)."""
+    k, d = max(cfg.codebook_sizes), cfg.codebook_dims[0]
+    out = [GridPoint(q, k, d, dataset, None, W_BETA, None if q == "ema" else W_CODEBOOK_LR,
+                     "control") for q in CONTROL_BASELINES if q in cfg.quantizers]
+    if "wasserstein" in cfg.quantizers:
+        out.append(GridPoint("wasserstein", k, d, dataset, None, BASELINE_BETA, cfg.base().lr,
+                             "control"))
+    return out
+
+
+# The paper's VQ-VAE tables (final evaluation rows; U as a fraction, PSNR in dB (the authors'
+# Y-channel PSNR), SSIM on [0, 1], rec = pixel MSE on [-1, 1]), for comparison where a preset
+# matches the paper's setting; never used in a verdict's measurement.
+PAPER_TABLES = {
+    # Table 6: CIFAR-10, 8x8 tokens, d = 8
+    "cifar10": {
+        ("vanilla", 8192, 8): (0.027, 186.9, 27.15, 0.83, 0.0147),
+        ("ema", 8192, 8): (0.997, 6416.1, 29.43, 0.88, 0.0095),
+        ("online", 8192, 8): (0.221, 995.4, 28.20, 0.85, 0.0123),
+        ("wasserstein", 8192, 8): (1.000, 7781.8, 29.88, 0.90, 0.0085),
+        ("vanilla", 16384, 8): (0.016, 220.3, 27.36, 0.84, 0.0141),
+        ("ema", 16384, 8): (0.808, 10557.3, 29.43, 0.88, 0.0093),
+        ("online", 16384, 8): (0.134, 798.5, 27.54, 0.82, 0.0141),
+        ("wasserstein", 16384, 8): (1.000, 15583.7, 30.19, 0.90, 0.0080),
+        ("vanilla", 32768, 8): (0.005, 154.8, 27.10, 0.83, 0.0150),
+        ("ema", 32768, 8): (0.544, 14427.0, 29.57, 0.88, 0.0091),
+        ("online", 32768, 8): (0.072, 1556.0, 28.84, 0.87, 0.0106),
+        ("wasserstein", 32768, 8): (0.990, 29845.1, 30.63, 0.91, 0.0071),
+        # Table 9: codebook dimension at K = 16384
+        ("vanilla", 16384, 2): (0.038, 532.2, 27.00, 0.80, 0.0162),
+        ("ema", 16384, 2): (0.976, 14460.3, 27.25, 0.80, 0.0155),
+        ("online", 16384, 2): (0.090, 611.8, 26.62, 0.79, 0.0178),
+        ("wasserstein", 16384, 2): (0.993, 12278.9, 27.30, 0.81, 0.0155),
+        ("vanilla", 16384, 4): (0.013, 176.7, 27.15, 0.83, 0.0149),
+        ("ema", 16384, 4): (0.998, 13153.9, 29.57, 0.89, 0.0092),
+        ("online", 16384, 4): (0.111, 877.7, 26.69, 0.79, 0.0173),
+        ("wasserstein", 16384, 4): (1.000, 15724.7, 29.93, 0.89, 0.0087),
+        ("vanilla", 16384, 16): (0.011, 150.8, 27.05, 0.83, 0.0152),
+        ("ema", 16384, 16): (0.325, 4169.2, 29.31, 0.88, 0.0099),
+        ("online", 16384, 16): (0.182, 2051.0, 28.29, 0.85, 0.0122),
+        ("wasserstein", 16384, 16): (0.992, 14832.2, 30.27, 0.91, 0.0078),
+        ("vanilla", 16384, 32): (0.007, 94.37, 26.67, 0.81, 0.0165),
+        ("ema", 16384, 32): (0.070, 942.7, 28.24, 0.85, 0.0122),
+        ("online", 16384, 32): (0.188, 2278.0, 28.92, 0.87, 0.0104),
+        ("wasserstein", 16384, 32): (0.964, 14056.9, 30.39, 0.91, 0.0076),
+    },
+    # Table 7: SVHN, 8x8 tokens, d = 8
+    "svhn": {
+        ("vanilla", 8192, 8): (0.081, 533.1, 37.81, 0.97, 0.0018),
+        ("ema", 8192, 8): (0.568, 3363.0, 40.38, 0.98, 0.0010),
+        ("online", 8192, 8): (0.278, 1325.1, 39.04, 0.97, 0.0016),
+        ("wasserstein", 8192, 8): (0.882, 6154.5, 41.04, 0.98, 0.0009),
+        ("vanilla", 16384, 8): (0.034, 446.0, 37.87, 0.97, 0.0017),
+        ("ema", 16384, 8): (0.222, 2593.8, 40.19, 0.98, 0.0011),
+        ("online", 16384, 8): (0.135, 1090.5, 39.12, 0.97, 0.0014),
+        ("wasserstein", 16384, 8): (0.875, 11967.2, 41.49, 0.98, 0.0008),
+        ("vanilla", 32768, 8): (0.018, 467.5, 37.87, 0.97, 0.0017),
+        ("ema", 32768, 8): (0.358, 7662.9, 40.25, 0.98, 0.0010),
+        ("online", 32768, 8): (0.070, 1334.8, 39.26, 0.97, 0.0014),
+        ("wasserstein", 32768, 8): (0.887, 24376.3, 41.84, 0.98, 0.0008),
+    },
+}
+PAPER_PRESETS = {"paper-cifar10": "cifar10", "paper-svhn": "svhn"}
+
+PRESETS = {
+    # 2 CPU cores: the builtin photographs, the tiny model, six quantizers at two K, 5 seeds at the
+    # largest K only for the quantizers the claims compare (vanilla, wasserstein, and the control)
+    "quick": VQVAEConfig(train="quick-cpu", quantizers=("vanilla", "ema", "online", "wasserstein",
+                                                        "mmd", "ste++"),
+                         codebook_sizes=(64, 1024), seeds=1,
+                         overrides=("steps=300", "eval_every=150", "checkpoint_every=150"),
+                         gap_images=32),
+    # a CPU evening: the same on 5 seeds, K from 64 to 4096, codebook dimensions 2..16 at K = 1024
+    "default": VQVAEConfig(train="quick-cpu", codebook_sizes=(64, 256, 1024, 4096),
+                           codebook_dims=(8,), seeds=5),
+    # the paper's CIFAR-10 grid (Table 6 + the control), one GPU per run
+    "full": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online", "wasserstein",
+                                                           "ste++"),
+                        codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), seeds=5,
+                        gap_images=256),
+    # the paper's tables, on a GPU (see README: data roots, Slurm)
+    "table6": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online",
+                                                             "wasserstein"),
+                          codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), seeds=3,
+                          control=False, gap_images=256),
+    "table7": VQVAEConfig(train="paper-svhn", quantizers=("vanilla", "ema", "online", "wasserstein"),
+                          codebook_sizes=(8192, 16384, 32768), datasets=("svhn",), seeds=3,
+                          control=False, gap_images=256),
+    "table9": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online",
+                                                             "wasserstein"),
+                          codebook_sizes=(16384,), codebook_dims=(2, 4, 8, 16, 32),
+                          datasets=("cifar10",), seeds=3, control=False, gap_images=256),
+    "table8": VQVAEConfig(train="paper-ffhq", quantizers=("vanilla", "ema", "online",
+                                                          "wasserstein"),
+                          codebook_sizes=(1024, 2048, 4096, 8192), datasets=("folder",), seeds=1,
+                          control=False, gap_images=64),
+    "table1": VQVAEConfig(train="paper-ffhq", quantizers=("vanilla", "ema", "online",
+                                                          "wasserstein", "ste++"),
+                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",), seeds=1,
+                          control=True, gap_images=64),
+    "table2": VQVAEConfig(train="paper-imagenet", quantizers=("vanilla", "ema", "online",
+                                                              "wasserstein", "ste++"),
+                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",), seeds=1,
+                          control=True, gap_images=64),
+    "gamma": VQVAEConfig(train="paper-ffhq", quantizers=("wasserstein",), codebook_sizes=(16384,),
+                         gammas=(1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0), datasets=("folder",),
+                         seeds=1, control=False, gap_images=64),
+}
+
+__all__ = ["PAPER_PRESETS", "PAPER_TABLES", "PRESETS", "GridPoint", "VQVAEConfig",
+           "control_points"]

@@ -1,0 +1,268 @@
+"""The vqvae study: the grid and its control points, the command line's grid flags, the dry run, a
+tiny end-to-end run (rows, reuse, resuming an interrupted run from its checkpoint), and claims on
+synthetic summaries that must confirm or refute."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from simulations.cli import build_parser, main, vqvae_config
+from simulations.core.executors import thread_limit
+from simulations.core.registry import StudyResult
+from simulations.core.runner import run_study
+from simulations.studies import CLAIMS, STUDIES, vqvae
+from simulations.studies.vqvae import config as vc
+from simulations.studies.vqvae.plan import format_plan, plan_runs
+from simulations.vqvae import TrainConfig, train
+
+TINY = vc.VQVAEConfig(train="quick-cpu", quantizers=("vanilla", "wasserstein"), codebook_sizes=(16,),
+                      seeds=2, overrides=("steps=8", "eval_every=4", "checkpoint_every=4",
+                                          "eval_images=24", "batch_size=16"),
+                      gap_images=6, recon_images=2, power_iterations=3)
+TIMING = ("images_per_s", "seconds")
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vqvae")
+    study = replace(vqvae.STUDY, presets={"quick": TINY})
+    return out, study, run_study(study, "quick", seed=0, out_dir=out, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# the grid
+
+
+def test_quick_grid_and_control_points():
+    cfg = vc.PRESETS["quick"]
+    points = cfg.points()
+    paper = [p for p in points if p.setting == "paper"]
+    control = [p for p in points if p.setting == "control"]
+    assert len(paper) == len(cfg.quantizers) * len(cfg.codebook_sizes)
+    assert {p.quantizer for p in paper} >= {"vanilla", "ema", "online", "wasserstein", "mmd", "ste++"}
+    by_q = {p.quantizer: p for p in control}
+    assert set(by_q) == {"vanilla", "ema", "online", "wasserstein"}
+    k = max(cfg.codebook_sizes)
+    assert all(p.codebook_size == k for p in control)
+    # the baselines get the Wasserstein settings (EMA: beta only) ...
+    assert (by_q["vanilla"].beta, by_q["vanilla"].codebook_lr) == (vc.W_BETA, vc.W_CODEBOOK_LR)
+    assert (by_q["ema"].beta, by_q["ema"].codebook_lr) == (vc.W_BETA, None)
+    # ... and Wasserstein the baselines' (its codebook at the model lr)
+    assert (by_q["wasserstein"].beta, by_q["wasserstein"].codebook_lr) == (1.0, cfg.base().lr)
+    assert len({p.key for p in points}) == len(points)
+
+
+def test_gamma_applies_to_matching_quantizers_only():
+    cfg = replace(TINY, gammas=(0.1, 0.5), control=False)
+    points = cfg.points()
+    assert sorted((p.quantizer, p.gamma) for p in points) == [
+        ("vanilla", None), ("wasserstein", 0.1), ("wasserstein", 0.5)]
+    assert cfg.train_config(points[-1]).gamma == 0.5
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"quantizers": ("nope",)}, "quantizer"),
+    ({"seeds": 0}, "seeds"),
+    ({"codebook_sizes": ()}, "codebook_sizes"),
+    ({"train": "paper-mars"}, "preset"),
+    ({"overrides": ("no_such_key=1",)}, "no_such_key"),
+    ({"gap_images": -1}, "gap_images"),
+])
+def test_grid_validation(change, match):
+    with pytest.raises(ValueError, match=match):
+        replace(TINY, **change)
+
+
+def test_cli_flags_and_grid_file_build_the_grid(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('codebook_sizes = [32, 64]\nseeds = 3\n')
+    args = build_parser().parse_args(
+        ["vqvae", "--quick", "--grid", str(grid), "--quantizer", "vanilla", "--quantizer",
+         "wasserstein", "--gamma", "0.1", "--set", "steps=12", "--data-root", "/data/x",
+         "--no-control"])
+    cfg = vqvae_config(args, STUDIES["vqvae"])
+    assert cfg.quantizers == ("vanilla", "wasserstein") and cfg.codebook_sizes == (32, 64)
+    assert cfg.seeds == 3 and cfg.gammas == (0.1,) and cfg.control is False
+    base = cfg.base()
+    assert base.steps == 12 and base.data_root == "/data/x"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"colour": "red"}')
+    args = build_parser().parse_args(["vqvae", "--quick", "--grid", str(bad)])
+    with pytest.raises(ValueError, match="colour"):
+        vqvae_config(args, STUDIES["vqvae"])
+
+
+def test_cli_errors_are_one_line(capsys, tmp_path):
+    assert main(["vqvae", "--quick", "--quantizer", "nope", "--dry-run", "--out",
+                 str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "quantizer" in err[0]
+    assert main(["vqvae", "--quick", "--data-root", "/nowhere", "--dataset", "folder",
+                 "--quantizer", "vanilla", "--codebook-size", "16", "--seeds", "1",
+                 "--no-control", "--out", str(tmp_path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "/nowhere" in err and "Traceback" not in err
+
+
+def test_dry_run_lists_the_cells_and_estimates(tmp_path, capsys):
+    entries = plan_runs(TINY, str(tmp_path), 0, vqvae.STUDY.version, measure=True)
+    assert [e["key"] for e in entries] == [p.key for p in TINY.points()]
+    assert all(e["seeds_todo"] == 2 and e["s_per_step"] > 0 and e["estimated_s"] > 0
+               for e in entries)
+    text = format_plan(entries, jobs=2)
+    assert "with --jobs 2" in text and entries[0]["key"] in text
+    assert main(["vqvae", "--quick", "--dry-run", "--out", str(tmp_path), "--quantizer", "vanilla",
+                 "--codebook-size", "16", "--seeds", "1", "--no-control",
+                 "--set", "batch_size=8"]) == 0
+    assert "1 cells, 1 runs to train" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny end-to-end run
+
+
+def test_rows_carry_the_grid_and_the_metrics(tiny):
+    _, _, res = tiny
+    need = {"quantizer", "codebook_size", "codebook_dim", "gamma", "beta", "codebook_lr", "seed",
+            "dataset", "step", "utilization", "perplexity", "error", "psnr", "ssim", "rec_loss",
+            "images_per_s", "seconds", "setting"}
+    assert all(need <= set(r) for r in res.rows)
+    assert {r["step"] for r in res.rows} == {4, 8}
+    assert {(r["quantizer"], r["setting"]) for r in res.rows} == {
+        ("vanilla", "paper"), ("wasserstein", "paper"), ("vanilla", "control"),
+        ("wasserstein", "control")}
+    w = [r for r in res.rows if r["quantizer"] == "wasserstein" and r["setting"] == "paper"]
+    assert {(r["beta"], r["gamma"], r["codebook_lr"]) for r in w} == {(0.1, 0.5, 0.02)}
+    final = [r for r in res.rows if r["step"] == 8]
+    assert all(r["gap_images"] == 6 and r["gap_mean"] > 0 and r["bound_mean"] > 0 for r in final)
+    assert {r["seed"] for r in res.rows} == {0, 1}
+
+
+def test_common_random_numbers_across_quantizers(tiny):
+    """Seed r of every point trains with the same TrainConfig seed (same data order and init)."""
+    out, _, _ = tiny
+    seeds = {}
+    for f in (Path(out) / "results" / "vqvae" / "scratch").glob("*/r*/config.json"):
+        seeds.setdefault(f.parent.name, set()).add(json.loads(f.read_text())["seed"])
+    assert set(seeds) == {"r0", "r1"} and all(len(v) == 1 for v in seeds.values())
+    assert seeds["r0"] != seeds["r1"]
+
+
+def test_rerun_reuses_and_an_interrupted_cell_resumes(tiny):
+    out, study, res = tiny
+    again = run_study(study, "quick", seed=0, out_dir=out, progress=False)
+    assert again.n_cells_run == 0 and again.rows == res.rows
+    # an interrupted run: the stored result of one seed is lost, its checkpoint is not; also one
+    # run killed half-way (its checkpoint at step 4 kept, the final one gone)
+    cells = Path(out) / "results" / "vqvae" / "cells"
+    lost = sorted(cells.glob("builtin_wasserstein-K16-d8.*.r1-1.json"))
+    assert len(lost) == 1
+    lost[0].unlink()
+    scratch = Path(out) / "results" / "vqvae" / "scratch"
+    half = next(scratch.glob("builtin_vanilla-K16-d8.*/r0"))
+    next(cells.glob("builtin_vanilla-K16-d8.*.r0-0.json")).unlink()
+    config = TrainConfig.from_dict(json.loads((half / "config.json").read_text()))
+    for name in ("checkpoint.pt", "result.json", "rows.json", "recon.npz"):
+        (half / name).unlink(missing_ok=True)
+    with thread_limit(1):  # as the executor runs every cell (thread count changes float sums)
+        train(config, out_dir=half, resume=False, progress=False, stop_after=4)  # killed at 4
+    resumed = run_study(study, "quick", seed=0, out_dir=out, progress=False)
+    assert resumed.n_cells_run == 2
+    assert _strip(resumed.rows) == _strip(res.rows)
+
+
+def test_figures_draw_from_the_tiny_run(tiny):
+    out, _, _ = tiny
+    from figures import vqvae as fig
+
+    names = {p.name for p in fig.make(out)}
+    assert {"vqvae_gap.png", "vqvae_recon.png"} <= names
+
+
+# ---------------------------------------------------------------------------------------------
+# claims on synthetic summaries
+
+
+def _point(q, u, psnr, k=1024, setting="paper", beta=None, lr=None, n=5):
+    def ci(m):
+        return {"mean": m, "ci": [m - 0.01, m + 0.01], "n": n, "sd": 0.01}
+
+    return {"quantizer": q, "codebook_size": k, "codebook_dim": 8, "dataset": "builtin",
+            "gamma": 0.5 if q == "wasserstein" else None, "beta": beta, "codebook_lr": lr,
+            "setting": setting, "utilization": ci(u), "psnr_y": ci(psnr), "psnr": ci(psnr),
+            "error": ci(0.1), "gap_mean": ci(0.01)}
+
+
+def _cmp(a, b, n=5, p=1e-6):
+    """A summary comparison of two means over n seeds, with a decisive t test (p) if n >= 2."""
+    diff = a - b
+    test = None if n < 2 else {"mean": diff, "ci": [diff - 0.01, diff + 0.01], "se": 0.004,
+                               "t": diff / 0.004, "df": n - 1, "p": p, "n": n, "a": a, "b": b}
+    return {"a": a, "b": b, "diff": diff, "seeds": n, "test": test}
+
+
+def _result(w_u, v_u, ctl_w_u, ctl_v_u, n=5, violations=0):
+    points = [_point("wasserstein", w_u, 25.0), _point("vanilla", v_u, 24.0),
+              _point("wasserstein", ctl_w_u, 24.5, setting="control"),
+              _point("vanilla", ctl_v_u, 24.0, setting="control")]
+    comps = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin", "other": "vanilla",
+              "utilization": _cmp(w_u, v_u, n), "psnr": _cmp(25.0, 24.0, n),
+              "psnr_y": _cmp(25.0, 24.0, n), "ssim": _cmp(0.8, 0.79, n),
+              "rec_loss": _cmp(0.01, 0.011, n), "gap_mean": _cmp(0.002, 0.004, n)}]
+    control = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin",
+                "baseline": "vanilla", "baseline_control_beta": 0.1,
+                "baseline_control_codebook_lr": 0.02, "wasserstein_control_beta": 1.0,
+                "wasserstein_control_codebook_lr": 5e-4,
+                "gain_paper": _cmp(w_u, v_u, n, p=1e-6 if abs(w_u - v_u) > 0.05 else 0.5),
+                "gain_swapped": _cmp(ctl_w_u, ctl_v_u, n,
+                                     p=1e-6 if abs(ctl_w_u - ctl_v_u) > 0.05 else 0.5),
+                "baseline_change": _cmp(ctl_v_u, v_u, n)}]
+    images = 1000
+    gap = {"runs": 10, "images": images, "violations": violations,
+           "violation_rate": violations / images,
+           "violation_rate_ci": [0.0 if violations == 0 else 0.5 * violations / images,
+                                 min(1.0, 7.4 / images + 1.5 * violations / images)],
+           "gap_over_bound_median": 0.2}
+    summary = {"train": "quick-cpu", "points": points, "comparisons": comps, "control": control,
+               "gap": gap, "gap_scatter": {}, "paper": [], "largest_k": 1024, "curves": []}
+    return StudyResult("vqvae", "quick", 0, TINY, [], summary, 0.0)
+
+
+def test_utilization_claim_confirms_and_refutes():
+    assert CLAIMS["vqvae.wasserstein_utilization"].evaluate(_result(0.99, 0.1, 0.98, 0.2)
+                                                            ).verdict == "confirmed"
+    assert CLAIMS["vqvae.wasserstein_utilization"].evaluate(_result(0.5, 0.1, 0.98, 0.2)
+                                                            ).verdict == "refuted"
+    few = CLAIMS["vqvae.wasserstein_utilization"].evaluate(_result(0.99, 0.1, 0.98, 0.2, n=2))
+    assert few.verdict == "inconclusive" and "seed" in few.measured
+
+
+def test_fair_control_claim_can_go_every_way():
+    claim = CLAIMS["vqvae.fair_control"]
+    assert claim.evaluate(_result(0.99, 0.1, 0.97, 0.3)).verdict == "confirmed"
+    # with the settings swapped the baseline wins: the gain came from the lr and beta
+    assert claim.evaluate(_result(0.99, 0.1, 0.2, 0.96)).verdict == "refuted"
+    # no gain with the original settings: nothing to attribute
+    assert claim.evaluate(_result(0.99, 0.99, 0.99, 0.99)).verdict == "inconclusive"
+    few = claim.evaluate(_result(0.99, 0.1, 0.97, 0.3, n=1))
+    assert few.verdict == "inconclusive" and "1 seed" in few.measured
+
+
+def test_gradient_gap_claims():
+    bound = CLAIMS["vqvae.gradient_gap_bound"]
+    assert bound.evaluate(_result(0.99, 0.1, 0.97, 0.3, violations=0)).verdict == "confirmed"
+    assert bound.evaluate(_result(0.99, 0.1, 0.97, 0.3, violations=100)).verdict == "refuted"
+    assert CLAIMS["vqvae.gradient_gap_matching"].evaluate(_result(0.99, 0.1, 0.97, 0.3)
+                                                          ).verdict == "confirmed"
+
+
+def test_paper_tables_only_at_the_papers_setting(tiny):
+    _, _, res = tiny
+    m = CLAIMS["vqvae.paper_tables"].evaluate(res)
+    assert m.verdict == "inconclusive" and "not one of the paper's settings" in m.measured
