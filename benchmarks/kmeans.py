@@ -27,8 +27,8 @@ from collections.abc import Callable
 import numpy as np
 
 from simulations.engines.kmeans import ConvergenceWarning, LloydEngine, kmeans
-from theory.backend import namespace
 from theory.assignment import nearest_code
+from theory.backend import namespace
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:

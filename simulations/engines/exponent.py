@@ -49,7 +49,8 @@ class ExponentEstimate:
         Its standard error from this one codebook. For the kNN estimators it is the least-squares
         standard error (divided by :math:`|1 - F'(\hat a)|` for ``"knn"``) and is *optimistic*:
         neighbouring codes share neighbours, so residuals are positively correlated (for i.i.d.
-        codebooks the true sd is 1.5-5x larger). Use replicates (:func:`simulations.core.stats.mean_ci`) for CIs.
+        codebooks the true sd is 1.5-5x larger). Use replicates
+        (:func:`simulations.core.stats.mean_ci`) for CIs.
     n_used : int
         Number of codes entering the fit (after trimming).
     method : str
