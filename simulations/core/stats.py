@@ -227,6 +227,15 @@ def holm(pvalues: Sequence[float], alpha: float = ALPHA) -> list[bool]:
     return reject
 
 
+def too_few(ns: Iterable[int | None], what: str = "replicate pairs") -> str:
+    """A sentence for a claim's measurement when the smallest of the replicate counts ``ns`` is
+    below ``MIN_REPLICATES`` (else the empty string)."""
+    n = min((x for x in ns if x is not None), default=0)
+    if n >= MIN_REPLICATES:
+        return ""
+    return f" Only {n} {what}: a verdict needs at least {MIN_REPLICATES}."
+
+
 def enough(test: TTest | None) -> bool:
     """Whether ``test`` has the replicates a verdict may rest on (``MIN_REPLICATES``)."""
     return test is not None and test.n >= MIN_REPLICATES

@@ -40,20 +40,28 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a reader sees the old or the new file, never half)."""
+def atomic_write(path: Path, write, *, binary: bool = False) -> None:
+    """Write ``path`` atomically: ``write(fh)`` fills a temporary file in the same folder, which is
+    flushed, synced and moved into place with ``os.replace`` (a reader, or a run killed at any
+    moment, sees the old or the new file, never half of one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) \
+                as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_write`)."""
+    atomic_write(path, lambda fh: fh.write(text))
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -10,12 +10,14 @@ import numpy as np
 
 from ..core.stats import TTest, mean_ci, paired_t
 
+RUN = ("quantizer", "source", "mu", "d", "part", "replicate")  # what identifies one training run
 
-def final_rows(rows: list[dict]) -> list[dict]:
-    """The last evaluation row of every run (variant, source, shift, d, replicate)."""
+
+def final_rows(rows: list[dict], run: tuple[str, ...] = RUN) -> list[dict]:
+    """The last evaluation row (largest ``step``) of every run, a run being the values of ``run``."""
     last: dict[tuple, dict] = {}
     for r in rows:
-        key = (r["quantizer"], r["source"], r["mu"], r["d"], r.get("part", ""), r["replicate"])
+        key = tuple(r.get(k, "") for k in run)
         if key not in last or r["step"] > last[key]["step"]:
             last[key] = r
     return list(last.values())
@@ -66,25 +68,31 @@ def final_entry(summary: dict, quantizer: str, source: str, mu: float) -> dict |
     return None
 
 
-def paired_difference(rows: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
-    """Paired Student t test (df = n - 1) of the final-step ``metric`` of runs matching ``a`` minus
-    those matching ``b``, paired by replicate (common random numbers). None when fewer than two
-    replicate pairs exist."""
-    fin = final_rows(rows)
-
+def paired_values(final: list[dict], metric: str, a: dict, b: dict,
+                  pair: str = "replicate") -> tuple[list[float], list[float]]:
+    """``metric`` of the rows matching ``a`` and of those matching ``b``, paired by the field
+    ``pair`` (the replicate or seed: common random numbers), in the order of ``pair``."""
     def pick(match):
-        return {r["replicate"]: r[metric] for r in fin
+        return {r[pair]: r[metric] for r in final
                 if all(r.get(k) == v for k, v in match.items()) and r.get(metric) is not None}
 
     ra, rb = pick(a), pick(b)
     common = sorted(set(ra) & set(rb))
-    if len(common) < 2:
-        return None
-    return paired_t([ra[i] for i in common], [rb[i] for i in common])
+    return [ra[i] for i in common], [rb[i] for i in common]
 
 
-def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu")) -> list[dict]:
-    """Training curves: replicate means of every metric at every evaluation step, per group."""
+def paired_difference(rows: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
+    """Paired Student t test (df = n - 1) of the final-step ``metric`` of runs matching ``a`` minus
+    those matching ``b``, paired by replicate (common random numbers). None when fewer than two
+    replicate pairs exist."""
+    xa, xb = paired_values(final_rows(rows), metric, a, b)
+    return paired_t(xa, xb) if len(xa) >= 2 else None
+
+
+def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu"),
+           metrics: tuple[str, ...] = METRICS) -> list[dict]:
+    """Training curves: replicate means of each of ``metrics`` at every evaluation step, per
+    ``group`` (diverged runs left out)."""
     groups: dict[tuple, dict[int, list[dict]]] = {}
     for r in rows:
         if r.get("diverged"):
@@ -95,7 +103,7 @@ def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "m
         steps = sorted(by_step)
         entry = dict(zip(group, key, strict=True))
         entry["step"] = steps
-        for m in METRICS:
+        for m in metrics:
             entry[m] = [float(np.mean([r[m] for r in by_step[s]])) for s in steps]
         out.append(entry)
     return out

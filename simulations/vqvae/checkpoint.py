@@ -11,13 +11,13 @@ moment leaves either the previous or the new checkpoint, never a torn one.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..core.store import atomic_write
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -45,23 +45,12 @@ def save_checkpoint(path: str | Path, *, model, optimizer, step: int, rows: list
                     config: dict, extra: dict | None = None) -> None:
     """Write the checkpoint of ``model`` (unwrapped, not DDP) atomically to ``path``; ``extra`` entries
     are stored alongside (and returned by :func:`load_checkpoint`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT, "step": step, "rows": rows, "seconds": seconds, "config": config,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "quantizer_rng": model.quantizer.rng.bit_generator.state, "rng": rng_state(), **(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: torch.save(payload, fh), binary=True)
 
 
 def load_checkpoint(path: str | Path, *, model, optimizer, config: dict) -> dict:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..core.store import atomic_write_text
 from ..engines.quantizers import make_quantizer
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, apply_overrides, preset, quantizer_settings
@@ -127,9 +128,7 @@ def _device(config: TrainConfig, local_rank: int) -> torch.device:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1))
 
 
 def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = True,

@@ -9,7 +9,7 @@ level is divided by their number (Bonferroni).
 from __future__ import annotations
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, enough, significant
+from ...core.stats import TTest, enough, significant, too_few
 from ...core.verdicts import ALPHA, COLLAPSED_U, MIN_REPLICATES, NEAR_FULL_U, decide
 from ...engines.training_summary import final_entry, paired_difference, present
 from .config import BASELINES
@@ -27,10 +27,6 @@ def _shift_rows(res) -> list[dict]:
     return [r for r in res.rows if r.get("part") == "shift"]
 
 
-def _few(tests: list[TTest]) -> str:
-    n = min((t.n for t in tests), default=0)
-    return (f" Only {n} replicate pairs: a verdict needs at least {MIN_REPLICATES}."
-            if n < MIN_REPLICATES else "")
 
 
 @claim(
@@ -77,7 +73,7 @@ def wasserstein_utilization(res) -> Measurement:
     verdict = decide(confirmed=min(w_low) >= NEAR_FULL_U and all(good_collapse)
                      and all(significant(t, +1) for t in tests) and bool(tests),
                      refuted=min(w_low) < W_FAILS_U or any(bad_collapse))
-    return Measurement("; ".join(parts) + "." + _few(tests), verdict,
+    return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), verdict,
                        {"min_wasserstein_u": min(w_low), "tests": [t.as_dict() for t in tests]})
 
 
@@ -122,7 +118,7 @@ def wasserstein_error(res) -> Measurement:
     verdict = decide(confirmed=all(significant(t, +1) for t in tests)
                      and max(ratios) <= 1 + ERROR_DRIFT,
                      refuted=any(significant(t, -1, comparisons=len(tests)) for t in tests))
-    return Measurement("; ".join(parts) + "." + _few(tests), verdict,
+    return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), verdict,
                        {"min_t": worst[0], "max_error_ratio": max(ratios)})
 
 
@@ -161,7 +157,7 @@ def alignment(res) -> Measurement:
     verdict = decide(confirmed=all(significant(t, +1) for t in tests),
                      refuted=any(significant(t, -1, comparisons=len(tests)) for t in tests))
     return Measurement("; ".join(parts) + f"; smallest margin W2({worst[1]}) - W2(Wasserstein) on "
-                       f"{worst[2]} mu={worst[3]:g}: {worst[4]}." + _few(tests), verdict,
+                       f"{worst[2]} mu={worst[3]:g}: {worst[4]}." + too_few(t.n for t in tests), verdict,
                        {"min_t": worst[0]})
 
 
@@ -202,7 +198,7 @@ def online_anchor(res) -> Measurement:
         return Measurement("no replicated online runs", "inconclusive")
     verdict = decide(confirmed=all(significant(t, +1) for t in tests),
                      refuted=any(significant(t, -1, comparisons=len(tests)) for t in tests))
-    return Measurement("; ".join(parts) + "." + _few(tests), verdict,
+    return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), verdict,
                        {"tests": [t.as_dict() for t in tests]})
 
 
@@ -234,7 +230,7 @@ def density_target(res) -> Measurement:
     higher = sorted({(e["d"], e["target"]) for e, t in zip(entries, ttests, strict=True)
                      if significant(t, +1)})
     verdict = decide(refuted=bool(lower), confirmed=len(higher) == m)
-    few = "" if all(enough(t) for t in ttests) else _few(ttests)
+    few = "" if all(enough(t) for t in ttests) else too_few(t.n for t in ttests)
     return Measurement("; ".join(parts) + f". Adjusted target significantly better at "
                        f"{lower or 'none'}, significantly worse at {higher or 'none'}." + few,
                        verdict,

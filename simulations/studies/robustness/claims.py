@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, significant
+from ...core.stats import TTest, significant, too_few
 from ...core.verdicts import ALPHA, MIN_REPLICATES, combine, decide
 from ...engines.training_summary import final_entry, paired_difference, present
 from .config import NONPARAMETRIC
@@ -26,10 +26,6 @@ def _compare(res, a: str, b: str, source: str, mu: float, metric: str) -> TTest 
                              {"quantizer": b, "source": source, "mu": mu})
 
 
-def _few(tests) -> str:
-    n = min((t.n for t in tests if t is not None), default=0)
-    return (f" Only {n} replicate pairs: a verdict needs at least {MIN_REPLICATES}."
-            if n < MIN_REPLICATES else "")
 
 
 @claim(
@@ -65,7 +61,7 @@ def bimodal_moment_matching(res) -> Measurement:
                      and significant(dw, +1),
                      refuted=significant(de, -1, comparisons=2)
                      or significant(du, -1, comparisons=2))
-    return Measurement(text + _few((de, du, dw)), verdict,
+    return Measurement(text + too_few(t.n for t in (de, du, dw)), verdict,
                        {"error": de.as_dict(), "utilization": du.as_dict(),
                         "wasserstein_drop": dw.as_dict()})
 
@@ -104,7 +100,8 @@ def nonparametric_fix(res) -> Measurement:
         return Measurement("fewer than two replicates", "inconclusive")
     verdict = decide(confirmed=bool(fixes), refuted=len(worse) == len(parts))
     return Measurement(f"z={z1:g}: " + "; ".join(parts) + f". Fixes it: {fixes or 'none'}."
-                       + _few(tests), verdict, {"fixes": fixes, "worse_than_wasserstein": worse})
+                       + too_few(t.n for t in tests), verdict,
+                       {"fixes": fixes, "worse_than_wasserstein": worse})
 
 
 @claim(
@@ -146,7 +143,7 @@ def heavy_tails(res) -> Measurement:
                                and w["utilization"] >= FIX_U))
     if not verdicts:
         return Measurement("fewer than two replicates", "inconclusive")
-    return Measurement("; ".join(parts) + "." + _few(tests), combine(verdicts), details)
+    return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), combine(verdicts), details)
 
 
 CLAIMS = (bimodal_moment_matching, nonparametric_fix, heavy_tails)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, significant, t_pvalue
+from ...core.stats import TTest, significant, t_pvalue, too_few
 from ...core.verdicts import (
     ALPHA,
     ALPHA_DISAGREE,
@@ -52,11 +52,8 @@ def _point(res, quantizer: str, k: int, d: int, ds: str, setting: str = "paper")
 
 
 def _seeds_note(comparisons) -> str:
-    n = min((c["seeds"] for c in comparisons if c is not None), default=0)
-    if n >= MIN_REPLICATES:
-        return ""
-    return (f" Only {max(n, 1)} seed(s): a verdict needs at least {MIN_REPLICATES} "
-            "(`vqmatch vqvae` default preset, or --seeds)")
+    note = too_few((c["seeds"] for c in comparisons if c is not None), "seed(s)")
+    return note and note[:-1] + " (the default preset, or --seeds)."
 
 
 @claim(

@@ -10,22 +10,13 @@ import math
 import numpy as np
 
 from ...core.stats import mean_ci, paired_t
+from ...engines.training_summary import curves, final_rows, paired_values
 from .config import PAPER_PRESETS, PAPER_TABLES, VQVAEConfig
 
 METRICS = ("utilization", "perplexity", "error", "psnr", "psnr_y", "ssim", "rec_loss")
 GAP = ("gap_mean", "bound_mean", "gap_over_bound_median", "violation_rate", "gap_error_slope")
 POINT = ("quantizer", "codebook_size", "codebook_dim", "dataset", "gamma", "beta", "codebook_lr",
          "setting")
-
-
-def final_rows(rows: list[dict]) -> list[dict]:
-    """The last evaluation row of every run (grid point, seed)."""
-    last: dict[tuple, dict] = {}
-    for r in rows:
-        key = (*(r[k] for k in POINT), r["seed"])
-        if key not in last or r["step"] > last[key]["step"]:
-            last[key] = r
-    return list(last.values())
 
 
 def _ci(values: list[float]) -> dict:
@@ -56,37 +47,16 @@ def _points(final: list[dict]) -> list[dict]:
     return out
 
 
-def _curves(rows: list[dict]) -> list[dict]:
-    groups: dict[tuple, dict[int, list[dict]]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r[k] for k in POINT), {}).setdefault(r["step"], []).append(r)
-    out = []
-    for key, by_step in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        steps = sorted(by_step)
-        entry = dict(zip(POINT, key, strict=True))
-        entry["step"] = steps
-        for m in ("utilization", "psnr", "rec_loss"):
-            entry[m] = [float(np.mean([r[m] for r in by_step[s]])) for s in steps]
-        out.append(entry)
-    return out
-
-
 def paired(final: list[dict], metric: str, a: dict, b: dict) -> dict | None:
     """``metric`` at the final step, runs matching ``a`` minus runs matching ``b``, paired by seed:
     the means (``a``, ``b``, ``diff``, ``seeds``) and, with two or more common seeds, the paired t
     test (``test``); None when no seed has both."""
-    def pick(match):
-        return {r["seed"]: r[metric] for r in final
-                if all(r.get(k) == v for k, v in match.items()) and r.get(metric) is not None}
-
-    ra, rb = pick(a), pick(b)
-    common = sorted(set(ra) & set(rb))
-    if not common:
+    xa, xb = paired_values(final, metric, a, b, pair="seed")
+    if not xa:
         return None
-    xa, xb = [ra[s] for s in common], [rb[s] for s in common]
     out = {"a": float(np.mean(xa)), "b": float(np.mean(xb)),
-           "diff": float(np.mean(xa) - np.mean(xb)), "seeds": len(common), "test": None}
-    if len(common) >= 2:
+           "diff": float(np.mean(xa) - np.mean(xb)), "seeds": len(xa), "test": None}
+    if len(xa) >= 2:
         out["test"] = paired_t(xa, xb).as_dict()
     return out
 
@@ -192,10 +162,11 @@ def _paper(cfg: VQVAEConfig, points: list[dict]) -> list[dict]:
 
 
 def summarize(cfg: VQVAEConfig, rows: list[dict]) -> dict:
-    final = final_rows(rows)
+    final = final_rows(rows, run=(*POINT, "seed"))
     points = _points(final)
     largest = max((r["codebook_size"] for r in final), default=None)
-    return {"train": cfg.train, "points": points, "curves": _curves(rows),
+    return {"train": cfg.train, "points": points,
+            "curves": curves(rows, POINT, ("utilization", "psnr", "rec_loss")),
             "comparisons": _comparisons(final), "control": _control(cfg, final),
             "gap": _gap(final), "gap_scatter": _gap_scatter(final, largest),
             "paper": _paper(cfg, points), "largest_k": largest}
