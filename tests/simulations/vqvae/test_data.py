@@ -90,7 +90,7 @@ def test_cifar10_reader(tmp_path):
 
 
 def test_svhn_reader(tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
+    import scipy.io as scipy_io
     rng = np.random.default_rng(0)
     for name, n in (("train_32x32.mat", 16), ("test_32x32.mat", 5)):
         scipy_io.savemat(tmp_path / name, {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
