@@ -103,11 +103,15 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
                  str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "quantizer" in err[0]
-    assert main(["vqvae", "--quick", "--data-root", "/nowhere", "--dataset", "folder",
-                 "--quantizer", "vanilla", "--codebook-size", "16", "--seeds", "1",
-                 "--no-control", "--out", str(tmp_path), "--no-progress"]) == 1
-    err = capsys.readouterr().err
-    assert "/nowhere" in err and "Traceback" not in err
+    cases = (("folder", "/nowhere", "'/nowhere' does not exist"),
+             ("cifar10", str(tmp_path), "data_batch_1' is missing"),
+             ("svhn", None, "needs data_root"))
+    for dataset, root, says in cases:
+        argv = ["vqvae", "--quick", "--dataset", dataset, "--out", str(tmp_path), "--no-progress"]
+        assert main(argv + (["--data-root", root] if root else [])) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "results").exists()  # nothing ran
 
 
 def test_dry_run_lists_the_cells_and_estimates(tmp_path, capsys):
@@ -266,3 +270,69 @@ def test_paper_tables_only_at_the_papers_setting(tiny):
     _, _, res = tiny
     m = CLAIMS["vqvae.paper_tables"].evaluate(res)
     assert m.verdict == "inconclusive" and "not one of the paper's settings" in m.measured
+
+
+def test_a_cell_on_two_processes_with_torchrun(tmp_path):
+    """nproc = 2: the cell launches torchrun (gloo on CPU, DDP, the quantizer on the global batch)
+    and reads the run's rows; they match a one-process run of the same global batch."""
+    from simulations.core.seeding import cell_seed
+    from simulations.studies.vqvae.cells import train_cell
+
+    point = vc.GridPoint("vanilla", 16, 8, "builtin")
+    config = replace(TINY.train_config(point), eval_images=16)
+    args = dict(point=point, config=config, gap_images=0, recon_images=0, power_iterations=1,
+                seed=cell_seed(0, "t"), replicate=0)
+    with thread_limit(1):
+        one = train_cell(nproc=1, scratch_dir=str(tmp_path / "one"), **args)
+        two = train_cell(nproc=2, scratch_dir=str(tmp_path / "two"), **args)
+    assert [r["step"] for r in two] == [4, 8] and (tmp_path / "two" / "checkpoint.pt").is_file()
+    for a, b in zip(one, two, strict=True):
+        assert b["utilization"] == pytest.approx(a["utilization"], abs=2 / 16)
+        assert b["rec_loss"] == pytest.approx(a["rec_loss"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_kill_9_and_rerun_gives_the_rows_of_an_uninterrupted_run(tmp_path):
+    """`vqmatch vqvae` killed with SIGKILL while training, then started again: finished cells are
+    not trained again, the interrupted run resumes from its checkpoint, and the rows equal those
+    of an uninterrupted run (timing columns aside)."""
+    import csv
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"quantizers": ["vanilla", "wasserstein"], "codebook_sizes": [32],
+                                "seeds": 2, "control": False, "gap_images": 4, "recon_images": 2,
+                                "power_iterations": 2,
+                                "overrides": ["steps=60", "eval_every=20", "checkpoint_every=10",
+                                              "eval_images=32", "batch_size=16"]}))
+    cmd = [sys.executable, "-m", "simulations.cli", "vqvae", "--quick", "--grid", str(grid),
+           "--no-progress", "--out"]
+    subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    cells = killed / "results" / "vqvae" / "cells"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill once one run is stored and the next has a checkpoint
+        done = list(cells.glob("*.json")) if cells.exists() else []
+        ckpts = list((killed / "results" / "vqvae" / "scratch").glob("*/r*/checkpoint.pt"))
+        if len(done) >= 1 and len(ckpts) > len(done):
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p: p.stat().st_mtime_ns for p in cells.glob("*.json")}
+    assert 1 <= len(before) < 4  # 2 points x 2 seeds, one file per finished run
+    subprocess.run([*cmd, str(killed)], check=True, capture_output=True)
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # finished runs not redone
+    assert len(list(cells.glob("*.json"))) == 4
+
+    def rows(folder):
+        with open(folder / "results" / "vqvae" / "rows.csv") as fh:
+            return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(fh)]
+
+    assert rows(killed) == rows(tmp_path / "clean")
