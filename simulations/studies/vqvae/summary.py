@@ -86,8 +86,10 @@ def _comparisons(final: list[dict]) -> list[dict]:
 def _control(cfg: VQVAEConfig, final: list[dict]) -> list[dict]:
     """The fair-comparison control at its (K, d, dataset): for every baseline b, the utilization
     gain of Wasserstein VQ with each quantizer's own settings (``gain_paper``: U(W) - U(b)) and with
-    the settings swapped (``gain_swapped``: U(W with b's settings) - U(b with W's settings)), paired
-    by seed; and each control point's change against its own settings."""
+    the settings swapped (``gain_swapped``: U(W with b's settings) - U(b with W's settings)), the
+    same swapped differences of the gradient gap (``gap_swapped``) and of the Y-PSNR
+    (``psnr_swapped``), paired by seed; and each control point's change against its own
+    settings."""
     ctl = [r for r in final if r["setting"] == "control"]
     out = []
     for k, d, ds in sorted({(r["codebook_size"], r["codebook_dim"], r["dataset"]) for r in ctl}):
@@ -107,11 +109,12 @@ def _control(cfg: VQVAEConfig, final: list[dict]) -> list[dict]:
                                                {**where, "quantizer": q, "setting": "paper"})}
             if w_ctl:
                 entry |= {"wasserstein_control_beta": w_ctl[0]["beta"],
-                          "wasserstein_control_codebook_lr": w_ctl[0]["codebook_lr"],
-                          "gain_swapped": paired(final, "utilization",
-                                                 {**where, "quantizer": "wasserstein",
-                                                  "setting": "control"},
-                                                 {**where, "quantizer": q, "setting": "control"})}
+                          "wasserstein_control_codebook_lr": w_ctl[0]["codebook_lr"]}
+                for m, name in (("utilization", "gain_swapped"), ("gap_mean", "gap_swapped"),
+                                ("psnr_y", "psnr_swapped")):
+                    entry[name] = paired(final, m, {**where, "quantizer": "wasserstein",
+                                                    "setting": "control"},
+                                         {**where, "quantizer": q, "setting": "control"})
             out.append(entry)
     return out
 

@@ -211,14 +211,15 @@ def _cmp(a, b, n=5, p=1e-6):
     return {"a": a, "b": b, "diff": diff, "seeds": n, "test": test}
 
 
-def _result(w_u, v_u, ctl_w_u, ctl_v_u, n=5, violations=0):
+def _result(w_u, v_u, ctl_w_u, ctl_v_u, n=5, violations=0, gap=(0.002, 0.004),
+            gap_swapped=(0.002, 0.004)):
     points = [_point("wasserstein", w_u, 25.0), _point("vanilla", v_u, 24.0),
               _point("wasserstein", ctl_w_u, 24.5, setting="control"),
               _point("vanilla", ctl_v_u, 24.0, setting="control")]
     comps = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin", "other": "vanilla",
               "utilization": _cmp(w_u, v_u, n), "psnr": _cmp(25.0, 24.0, n),
               "psnr_y": _cmp(25.0, 24.0, n), "ssim": _cmp(0.8, 0.79, n),
-              "rec_loss": _cmp(0.01, 0.011, n), "gap_mean": _cmp(0.002, 0.004, n)}]
+              "rec_loss": _cmp(0.01, 0.011, n), "gap_mean": _cmp(*gap, n)}]
     control = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin",
                 "baseline": "vanilla", "baseline_control_beta": 0.1,
                 "baseline_control_codebook_lr": 0.02, "wasserstein_control_beta": 1.0,
@@ -226,6 +227,7 @@ def _result(w_u, v_u, ctl_w_u, ctl_v_u, n=5, violations=0):
                 "gain_paper": _cmp(w_u, v_u, n, p=1e-6 if abs(w_u - v_u) > 0.05 else 0.5),
                 "gain_swapped": _cmp(ctl_w_u, ctl_v_u, n,
                                      p=1e-6 if abs(ctl_w_u - ctl_v_u) > 0.05 else 0.5),
+                "gap_swapped": _cmp(*gap_swapped, n), "psnr_swapped": _cmp(24.5, 24.0, n),
                 "baseline_change": _cmp(ctl_v_u, v_u, n)}]
     images = 1000
     gap = {"runs": 10, "images": images, "violations": violations,
@@ -262,8 +264,17 @@ def test_gradient_gap_claims():
     bound = CLAIMS["vqvae.gradient_gap_bound"]
     assert bound.evaluate(_result(0.99, 0.1, 0.97, 0.3, violations=0)).verdict == "confirmed"
     assert bound.evaluate(_result(0.99, 0.1, 0.97, 0.3, violations=100)).verdict == "refuted"
-    assert CLAIMS["vqvae.gradient_gap_matching"].evaluate(_result(0.99, 0.1, 0.97, 0.3)
-                                                          ).verdict == "confirmed"
+    matching = CLAIMS["vqvae.gradient_gap_matching"]
+    assert matching.evaluate(_result(0.99, 0.1, 0.97, 0.3)).verdict == "confirmed"
+    # smaller gap with its own settings, but larger once the settings are swapped: the settings
+    # (beta, lr), not the matching loss, made the difference
+    assert matching.evaluate(_result(0.99, 0.1, 0.97, 0.3, gap_swapped=(0.05, 0.003))
+                             ).verdict == "refuted"
+    # own settings favour it, the swapped comparison is a tie: not enough to attribute it
+    tie = matching.evaluate(_result(0.99, 0.1, 0.97, 0.3, gap_swapped=(0.004, 0.004)))
+    assert tie.verdict == "inconclusive" and "settings swapped" in tie.measured
+    few = matching.evaluate(_result(0.99, 0.1, 0.97, 0.3, n=1))
+    assert few.verdict == "inconclusive"
 
 
 def test_paper_tables_only_at_the_papers_setting(tiny):
