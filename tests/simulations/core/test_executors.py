@@ -45,7 +45,7 @@ def test_failures_in_worker_processes_are_reported(tmp_path):
 
 
 def test_submitit_local_executor_writes_the_same_store(tmp_path, monkeypatch):
-    pytest.importorskip("submitit")  # the optional 'cluster' extra
+    import submitit  # noqa: F401  (in the 'test' extra: a missing install fails, it does not skip)
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     serial = run_study(toy_study(xs=(0.0, 1.0), replicates=2), "quick", seed=5,
                        out_dir=tmp_path / "a", progress=False)
