@@ -21,6 +21,7 @@ submitting them again, and resubmits the ones that failed or vanished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -46,6 +47,7 @@ class Task:
     seed: int | None
     store: Any  # a StudyStore, or None
     threads: int = 1
+    bars: bool = False  # may the cell draw its own progress bars (see cell_bars)
 
     @property
     def name(self) -> str:
@@ -135,11 +137,26 @@ def thread_limit(n: int):
                 os.environ[var] = value
 
 
+_CELL_BARS = False
+
+
+def cell_bars() -> bool:
+    """Whether the cell now computing may draw its own progress bars (per training step): only
+    when the run shows progress and computes its cells one at a time in this process; under
+    ``--no-progress``, ``--jobs N > 1`` or Slurm they would be noise or interleave."""
+    return _CELL_BARS
+
+
 def execute(task: Task) -> dict[tuple[str, int | None], list[dict]]:
     """Compute one task (with ``task.threads`` threads), store it, and return its rows by
     (key, replicate)."""
-    with thread_limit(task.threads):
-        return _execute(task)
+    global _CELL_BARS
+    saved, _CELL_BARS = _CELL_BARS, task.bars
+    try:
+        with thread_limit(task.threads):
+            return _execute(task)
+    finally:
+        _CELL_BARS = saved
 
 
 def _compute(task: Task, replicate: int | None) -> list[dict]:
@@ -186,6 +203,9 @@ def run_tasks(tasks: list[Task], *, study: str, preset: str = "", executor: str 
     if not tasks:
         return {}
     from tqdm.auto import tqdm
+
+    bars = progress and executor == "local" and jobs == 1
+    tasks = [dataclasses.replace(t, bars=bars) for t in tasks]
 
     bar = tqdm(total=len(tasks), desc=f"{study} ({preset})" if preset else study, unit="cell",
                disable=not progress, leave=False)

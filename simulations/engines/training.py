@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.executors import cell_bars
 from ..core.seeding import SeedLike, as_generator, child, torch_seed
 
 # the quantizer names of the library's interface (simulations.engines.quantizers.QUANTIZERS); kept here as
@@ -210,7 +211,8 @@ def train_run(variant: Variant, source: str, shift: float, settings: TrainSettin
     ``seed``: the stream of the (source, shift, replicate), shared by all variants (common random
     numbers): it is split into the initial codebook, the training features and the evaluation
     features. ``progress``: a tqdm bar over steps (None: only for long runs,
-    steps x batch_size x n_codes > 1e10, i.e. the default and full presets).
+    steps x batch_size x n_codes > 1e10, i.e. the default and full presets, and only where the
+    executor lets a cell draw bars, :func:`simulations.core.executors.cell_bars`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -242,7 +244,8 @@ def train_run(variant: Variant, source: str, shift: float, settings: TrainSettin
 
     long_run = settings.steps * settings.batch_size * settings.n_codes > 1e10
     bar = tqdm(total=settings.steps, desc=f"{variant.label} {source} {shift:g}", leave=False,
-               unit="step", disable=(not long_run) if progress is None else not progress)
+               unit="step",
+               disable=not (long_run and cell_bars()) if progress is None else not progress)
     rows = [evaluate(0, 0.0)]
     elapsed = 0.0
     q.train()

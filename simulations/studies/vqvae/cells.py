@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from ...core.executors import cell_bars
 from ...core.registry import Cell
 from ...core.seeding import child, torch_seed
 from ...vqvae.config import TrainConfig, quantizer_settings
@@ -75,8 +76,10 @@ def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: in
     if nproc > 1:
         rows = _train_torchrun(cfg, scratch, nproc)
     else:
-        # a bar per run only for long runs (the paper's presets); the study has its own bar
-        result = train(cfg, out_dir=scratch, resume=True, progress=cfg.steps >= LONG_RUN_STEPS)
+        # a bar per run only for long runs (the paper's presets) computed in this process with
+        # progress on; the study has its own bar
+        result = train(cfg, out_dir=scratch, resume=True,
+                       progress=cfg.steps >= LONG_RUN_STEPS and cell_bars())
         rows = result.rows
     labels = _labels(point, cfg, replicate)
     out = [{**labels, **r} for r in rows]

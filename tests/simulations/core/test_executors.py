@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from simulations.core.executors import CellsFailed, load_slurm_config, run_tasks, thread_limit
+from simulations.core.executors import (
+    CellsFailed,
+    Task,
+    cell_bars,
+    load_slurm_config,
+    run_tasks,
+    thread_limit,
+)
+from simulations.core.registry import Cell
 from simulations.core.runner import run_study
-from tests.simulations.core.toy import calls, toy_study
+from tests.simulations.core.toy import bars_cell, calls, toy_study
 
 ROOT = str(Path(__file__).resolve().parents[3])
 
@@ -59,6 +67,17 @@ def test_submitit_local_executor_writes_the_same_store(tmp_path, monkeypatch):
     again = run_study(study, "quick", seed=5, out_dir=tmp_path / "b", progress=False,
                       executor="submitit-local")
     assert again.n_cells_run == 0 and len(calls(log)) == 7
+
+
+@pytest.mark.parametrize("progress, jobs, expected", [(True, 1, True), (False, 1, False),
+                                                     (True, 2, False)])
+def test_cells_draw_their_own_bars_only_serially_with_progress(progress, jobs, expected):
+    """A cell's per-step bars (long trainings) follow --no-progress, and stay off in worker
+    processes, where they would interleave with each other and with the study's bar."""
+    tasks = [Task(Cell(f"c{x}", bars_cell, {"x": x}), None, 0, None) for x in range(2)]
+    rows = run_tasks(tasks, study="toy", progress=progress, jobs=jobs)
+    assert [r[0]["bars"] for r in rows.values()] == [expected, expected]
+    assert cell_bars() is False  # restored outside the cells
 
 
 def test_executor_arguments_are_checked():

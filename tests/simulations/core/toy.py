@@ -54,6 +54,12 @@ def failing_cell(x: float, log_dir: str | None, seed) -> list[dict]:
     return point_cell(x, None, seed)
 
 
+def bars_cell(x: float, seed) -> list[dict]:
+    from simulations.core.executors import cell_bars
+
+    return [{"x": x, "bars": cell_bars()}]
+
+
 def pid_cell(x: float, seed) -> list[dict]:
     return [{"x": x, "pid": os.getpid()}]
 
