@@ -26,9 +26,9 @@ Five sub-studies (``vqmatch matching --part NAME``; cell keys ``"<part>/..."``):
     draws per s; the log-log slope of E in s and the constancy of U and C.
 ``utilization``
     The expected utilization of a random codebook,
-    :math:`E[U] = 1 - \frac1K\sum_k E(1 - P_A(V_k))^N`: the distribution-free closed form for
-    P_A = P_B in 1-D, and the exact conditional expectation given the codebook (cell masses from
-    the CDF in 1-D, from a large sample on the disk) against direct simulation.
+    :math:`E[U] = 1 - \frac1K\sum_k E(1 - P_A(V_k))^N`: the closed form for P_A = P_B uniform
+    in 1-D, and the exact conditional expectation given the codebook (cell masses from the CDF in
+    1-D, from a large sample on the disk) against direct simulation.
 """
 
 from __future__ import annotations
@@ -156,24 +156,31 @@ def _closed_form_matched_1d(k: int, n: int) -> float:
     return mt.expected_utilization_matched_1d(k, n)
 
 
-def util_1d_cell(case: str, n_codes: int, features_per_code: int, shift: float, seed,
+def util_1d_cell(case: str, law: str, n_codes: int, features_per_code: int, shift: float, seed,
                  replicate: int) -> list[dict]:
-    """A 1-D N(shift, 1) codebook against N(0, 1) features: simulated and conditional E[U]."""
-    from scipy.stats import norm
+    """A 1-D codebook against features of the same ``law`` (``uniform``: U(0, 1); ``gaussian``:
+    N(0, 1)), the codes shifted by ``shift``: simulated and conditional E[U], and the closed form
+    where it is exact (the matched uniform law)."""
+    from scipy.stats import norm, uniform
 
     k = n_codes
     n = k * features_per_code
-    closed = _closed_form_matched_1d(k, n) if case == "matched1d" else None
+    exact = case == "matched1d" and law == "uniform" and shift == 0.0
+    closed = _closed_form_matched_1d(k, n) if exact else None
     rng = child_generator(seed, replicate)
-    codes = rng.standard_normal(k) + shift
-    feats = rng.standard_normal(n)
+    if law == "uniform":
+        codes, feats, cdf = rng.random(k) + shift, rng.random(n), uniform.cdf
+    elif law == "gaussian":
+        codes, feats, cdf = rng.standard_normal(k) + shift, rng.standard_normal(n), norm.cdf
+    else:
+        raise ValueError(f"law must be 'uniform' or 'gaussian', got law={law!r}")
     idx, sq = mt.usage_1d(codes, feats)
     u, c = usage_criteria(np.bincount(idx, minlength=k))
     e = float(sq.mean())
-    cond = mt.expected_utilization_from_masses(mt.cell_masses_1d(codes, norm.cdf), n)
+    cond = mt.expected_utilization_from_masses(mt.cell_masses_1d(codes, cdf), n)
     return [_row("utilization", case, 1, k, n, {"error_mse": e, "error_rms": math.sqrt(e),
                                                 "utilization": u, "perplexity": c}, replicate,
-                 None, expected_given_codes=cond, closed_form=closed)]
+                 None, law=law, expected_given_codes=cond, closed_form=closed)]
 
 
 def util_disk_cell(n_codes: int, features_per_code: int, mass_samples: int, seed,
@@ -220,11 +227,13 @@ def list_cells(cfg: MatchingConfig) -> Iterator[Cell]:
                        {"family": family, "scale": s, "d": ag.d, "n_codes": ag.n_codes,
                         "n_features": ag.n_features}, replicates=ag.replicates)
     u = cfg.utilization
-    for case in ("matched1d", "shifted1d"):
+    # the closed form on the matched uniform law (where it is exact); Gaussian codes shifted by
+    # u.shift against N(0, 1) features for the conditional expectation alone
+    for case, law in (("matched1d", "uniform"), ("shifted1d", "gaussian")):
         for k in u.n_codes:
             for f in u.features_per_code:
                 yield Cell(f"utilization/{case}-K{k}-N{f * k}", util_1d_cell,
-                           {"case": case, "n_codes": k, "features_per_code": f,
+                           {"case": case, "law": law, "n_codes": k, "features_per_code": f,
                             "shift": 0.0 if case == "matched1d" else u.shift},
                            replicates=u.replicates)
     for k in u.disk_codes:

@@ -364,8 +364,8 @@ def appg_table(res) -> Measurement:
     id="matching.expected_utilization",
     source="App. G (U of random matched codebooks); our derivation (paper_notes.md, expected "
            "utilization)",
-    statement="E[U] = 1 - (1/K) sum_k E(1 - P_A(V_k))^N for a random codebook; for P_A = P_B in "
-              "1-D it has a distribution-free closed form (Dirichlet spacings)",
+    statement="E[U] = 1 - (1/K) sum_k E(1 - P_A(V_k))^N for a random codebook; for P_A = P_B "
+              "uniform in 1-D it has a closed form (Dirichlet spacings)",
     expected="direct simulation agrees with the closed form and with the exact conditional "
              f"expectation given the codebook: t tests over replicates (df = n - 1), every p >= "
              f"{ALPHA} / (number of comparisons); refuted below {ALPHA_DISAGREE}",

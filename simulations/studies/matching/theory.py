@@ -220,9 +220,13 @@ def usage_1d(codes: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def expected_utilization_matched_1d(n_codes: int, n_features: int) -> float:
-    r"""Closed form of :math:`E[U]` for :math:`P_A = P_B` continuous in 1-D (distribution-free).
+    r"""Closed form of :math:`E[U]` for :math:`P_A = P_B` uniform on an interval in 1-D.
 
-    Map by the CDF: codes and features are uniform on [0, 1]. The K + 1 spacings of the codes are
+    Exact for the uniform law only. It is not distribution-free: the CDF map makes codes and
+    features uniform, but the cell boundaries are the codes' midpoints in the original space, which
+    the map preserves only where the CDF is linear (for N(0, 1) codes and features at K = 2,
+    N = 8 the simulated E[U] is 0.937 against 0.956 here). For the uniform law the K + 1 spacings
+    of the codes are
     Dirichlet(1, ..., 1). An interior code's cell has mass :math:`T/2` with
     :math:`T = S_i + S_{i+1} \sim \mathrm{Beta}(2, K-1)`; an end code's has mass
     :math:`T(1 + V)/2` with :math:`V \sim U(0, 1)` independent of :math:`T` (the end spacing's
