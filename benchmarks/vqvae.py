@@ -37,7 +37,6 @@ class DenseReference(nn.Module):
         self.embedding = nn.Parameter(torch.randn(codebook_size, codebook_dim) * 0.01)
         self.matching, self.beta, self.gamma = matching, beta, gamma
         self.register_buffer("queue", torch.randn(queue_size, codebook_dim) * 0.01)
-        self.global_batch = False
 
     def forward(self, z):
         from simulations.engines.quantizers import QuantizerOutput
@@ -69,19 +68,19 @@ class DenseReference(nn.Module):
 
 def _one(preset: str, quantizer: str, batch: int, device: str, reference: str | None,
          steps: int, overrides: list[str]) -> dict:
-    from simulations.vqvae import apply_overrides
+    from simulations.vqvae import apply_overrides, quantizer_settings
     from simulations.vqvae import preset as get_preset
     from simulations.vqvae.timing import time_training_step
 
     config = apply_overrides(replace(get_preset(preset), quantizer=quantizer, batch_size=batch,
                                      num_workers=0), overrides)
     quantizer_module = None
-    if reference == "dense":
-        matching = quantizer == "wasserstein"
+    if reference == "dense":  # the library's settings for this quantizer (beta, codebook group)
+        settings = quantizer_settings(config)
         quantizer_module = DenseReference(config.codebook_size, config.codebook_dim,
-                                          matching=matching, beta=0.1 if matching else 1.0)
-        if matching:  # the authors' codebook group
-            config = replace(config, codebook_lr=0.02)
+                                          matching=quantizer == "wasserstein",
+                                          beta=settings["options"]["beta"])
+        config = replace(config, codebook_lr=settings["codebook_lr"])
     result = time_training_step(config, steps=steps, device=device, quantizer=quantizer_module)
     return {"quantizer": quantizer, "reference": reference or "ours", "batch": batch, **result}
 

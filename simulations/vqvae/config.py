@@ -38,9 +38,13 @@ import types
 import typing
 from dataclasses import dataclass
 
-__all__ = ["MATCHING", "PRESETS", "TrainConfig", "apply_overrides", "preset", "quantizer_settings"]
+__all__ = ["BASELINE_BETA", "MATCHING", "MATCHING_BETA", "MATCHING_CODEBOOK_LR", "PRESETS", "TrainConfig",
+           "apply_overrides", "preset", "quantizer_settings"]
 
 MATCHING = ("wasserstein", "mmd", "sliced", "density_wasserstein")  # the Wasserstein optimiser setup
+# the authors' settings (module docstring): commitment weight beta of the matching quantizers and of
+# the baselines, and the matching quantizers' codebook lr
+MATCHING_BETA, BASELINE_BETA, MATCHING_CODEBOOK_LR = 0.1, 1.0, 0.02
 _QUEUED = ("wasserstein", "density_wasserstein")
 LR_SCHEDULES = ("constant", "warmup_cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -152,8 +156,8 @@ def quantizer_settings(config: TrainConfig) -> dict:
     number: a group of their own at that constant lr) and ``family`` ("matching" or "baseline")."""
     name, k, d = config.quantizer, config.codebook_size, config.codebook_dim
     matching = name in MATCHING
-    opts: dict = {"seed": config.seed, "reduction": "mean", "alpha": config.alpha,
-                  "beta": config.beta if config.beta is not None else (0.1 if matching else 1.0)}
+    beta = config.beta if config.beta is not None else (MATCHING_BETA if matching else BASELINE_BETA)
+    opts: dict = {"seed": config.seed, "reduction": "mean", "alpha": config.alpha, "beta": beta}
     if matching:
         opts |= {"init": "gaussian", "init_scale": 0.01,
                  "weight": config.gamma if config.gamma is not None else 0.5}
@@ -168,7 +172,8 @@ def quantizer_settings(config: TrainConfig) -> dict:
         if name == "online":
             opts["decay"] = 0.99
     opts |= dict(config.quantizer_options)
-    codebook_lr = config.codebook_lr if config.codebook_lr is not None else (0.02 if matching else None)
+    codebook_lr = (config.codebook_lr if config.codebook_lr is not None
+                   else (MATCHING_CODEBOOK_LR if matching else None))
     return {"options": opts, "codebook_lr": codebook_lr, "family": "matching" if matching else "baseline"}
 
 

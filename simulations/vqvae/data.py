@@ -134,8 +134,8 @@ def builtin_patches(split: str, size: int = 32) -> tuple[np.ndarray, tuple[str, 
 class ArrayImages(Dataset):
     """uint8 images (N, H, W, 3) served as float32 (3, H, W) in [-1, 1]."""
 
-    def __init__(self, images: np.ndarray, name: str):
-        self.images, self.name = images, name
+    def __init__(self, images: np.ndarray):
+        self.images = images
 
     def __len__(self):
         return len(self.images)
@@ -364,12 +364,12 @@ def make_datasets(config) -> tuple[Dataset, Dataset, str]:
         desc = (f"builtin: {len(tr)} train patches from {len(set(tr_src))} images, {len(ho)} held-out "
                 f"patches from {', '.join(BUILTIN_HELDOUT)} and {len(set(ho_src)) - len(BUILTIN_HELDOUT)} "
                 f"LFW images")
-        return ArrayImages(tr, "builtin-train"), ArrayImages(ho, "builtin-heldout"), desc
+        return ArrayImages(tr), ArrayImages(ho), desc
     if name in ("cifar10", "svhn"):
         if res != 32:
             raise ValueError(f"dataset {name!r} has 32x32 images, got resolution={res}")
         tr, ho = (_cifar10 if name == "cifar10" else _svhn)(config.data_root, config.download)
-        return (ArrayImages(tr, f"{name}-train"), ArrayImages(ho, f"{name}-test"),
+        return (ArrayImages(tr), ArrayImages(ho),
                 f"{name}: {len(tr)} train, {len(ho)} test images from {config.data_root}")
     if name == "folder":
         tr, ho = _folder_files(config.data_root, config.heldout_every)
@@ -391,17 +391,23 @@ def make_loaders(config, *, start_step: int = 0, rank: int = 0, world_size: int 
     sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, start_step, config.steps,
                                rank, world_size)
     workers = config.num_workers
-    common = {"num_workers": workers, "persistent_workers": False, "pin_memory": False,
+    pin = config.device != "cpu" and torch.cuda.is_available()  # page-locked batches for CUDA copies
+    common = {"num_workers": workers, "persistent_workers": False, "pin_memory": pin,
               "collate_fn": _collate, "generator": torch.Generator().manual_seed(config.seed)}
     train = DataLoader(train_set, batch_sampler=sampler, **common)
-    chosen = np.arange(len(heldout_set))
-    if config.eval_images and config.eval_images < len(chosen):  # evenly spaced subset
-        chosen = np.unique(np.linspace(0, len(chosen) - 1, config.eval_images).round().astype(int))
+    chosen = evenly_spaced(len(heldout_set), config.eval_images or len(heldout_set))
     n_eval = len(chosen)
     shard = chosen[rank::world_size].tolist()
     eval_batches = [shard[i:i + config.eval_batch_size] for i in range(0, len(shard), config.eval_batch_size)]
     heldout = DataLoader(heldout_set, batch_sampler=eval_batches, **common)
     return Loaders(train, heldout, len(train_set), n_eval, desc)
+
+
+def evenly_spaced(n: int, k: int) -> np.ndarray:
+    """``min(k, n)`` evenly spaced indices of ``range(n)``, first and last included (all if k >= n)."""
+    if k >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(int))
 
 
 def _collate(batch):

@@ -93,13 +93,11 @@ class _GatherRows(torch.autograd.Function):
 
 
 def gather_rows(x: torch.Tensor) -> torch.Tensor:
-    """Differentiable all-gather of ``x`` along dim 0 over all ranks, in rank order."""
+    """Differentiable all-gather of ``x`` along dim 0 over all ranks, in rank order. Every rank must
+    hold the same number of rows (the training sampler gives each rank ``batch_size / world_size``
+    images; checking it here would cost a collective and a host sync per step)."""
     if not is_distributed():
         return x
-    sizes = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, torch.tensor([x.shape[0]], device=x.device), group=_gather_group())
-    if len({int(s) for s in sizes}) != 1:
-        raise ValueError(f"every rank must hold the same number of images, got {[int(s) for s in sizes]}")
     return _GatherRows.apply(x, _gather_group())
 
 

@@ -36,7 +36,7 @@ def gradient_gap(model, x: torch.Tensor, *, power_iterations: int = 20, seed: in
     """Per-image gradient gap, distance, Hessian norm and bound for the images ``x`` (B, 3, H, W).
 
     Returns numpy arrays (length B): ``gap``, ``distance`` (``||z_e - z_q||``), ``hessian_norm``,
-    ``bound`` (their product), ``error`` (mean squared token distance of the image, Criterion 1)."""
+    ``bound`` (their product)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     was_training = model.training
@@ -74,10 +74,7 @@ def _gradient_gap(model, x, power_iterations, seed):
                                     retain_graph=it < power_iterations - 1)
         norm = hv.flatten(1).norm(dim=1)
         v = (hv / norm.clamp_min(1e-30).view(-1, 1, 1, 1)).detach()
-    tokens = z_e.shape[2] * z_e.shape[3]
-    err = ((z_e - z_q) ** 2).sum(1).flatten(1).sum(1) / tokens
-    out = {"gap": gap, "distance": dist, "hessian_norm": norm.detach(),
-           "bound": norm.detach() * dist, "error": err}
+    out = {"gap": gap, "distance": dist, "hessian_norm": norm.detach(), "bound": norm.detach() * dist}
     return {k: t.detach().cpu().double().numpy() for k, t in out.items()}
 
 
@@ -94,32 +91,33 @@ def load_trained(config, out_dir: str | Path, device: str | torch.device = "cpu"
     return model.eval()
 
 
-def _heldout_images(config, n: int) -> torch.Tensor:
-    from .data import make_datasets
-
-    _, heldout, _ = make_datasets(config)
-    idx = np.unique(np.linspace(0, len(heldout) - 1, min(n, len(heldout))).round().astype(int))
-    return torch.stack([torch.as_tensor(heldout[int(i)]) for i in idx])
-
-
 def final_measurements(config, out_dir: str | Path, *, gap_images: int, recon_images: int,
                        power_iterations: int = 20) -> dict:
     """What a finished run adds to its last row: the gradient gap on ``gap_images`` evenly spaced
     held-out images (summaries below) and ``recon_images`` reconstructions saved to
-    ``out_dir/recon.npz`` (uint8 originals and reconstructions, for the figure)."""
-    model = load_trained(config, out_dir)
+    ``out_dir/recon.npz`` (uint8 originals and reconstructions, for the figure). Runs on the
+    training device of ``config``."""
+    from ..core.stats import loglog_slope
+    from .data import evenly_spaced, make_datasets
+    from .train import resolve_device
+
+    device = resolve_device(config)
+    model = load_trained(config, out_dir, device)
+    heldout = make_datasets(config)[1]
+
+    def images(n: int) -> torch.Tensor:
+        return torch.stack([torch.as_tensor(heldout[int(i)]) for i in evenly_spaced(len(heldout), n)])
+
     out: dict = {}
     if gap_images:
-        x = _heldout_images(config, gap_images)
+        x = images(gap_images).to(device)
         parts = [gradient_gap(model, x[i:i + 32], power_iterations=power_iterations, seed=i)
                  for i in range(0, len(x), 32)]
         g = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         live = g["distance"] > 0
         ratio = g["gap"][live] / np.maximum(g["bound"][live], 1e-300)
-        slope = None
         ok = live & (g["gap"] > 0)
-        if ok.sum() >= 3:
-            slope = float(np.polyfit(np.log(g["distance"][ok]), np.log(g["gap"][ok]), 1)[0])
+        slope = loglog_slope(g["distance"][ok], g["gap"][ok])[0] if ok.sum() >= 3 else None
         out.update({"gap_images": len(g["gap"]), "gap_mean": float(g["gap"].mean()),
                     "bound_mean": float(g["bound"].mean()),
                     "gap_violations": int((g["gap"] > g["bound"] * (1 + 1e-6)).sum()),
@@ -130,9 +128,9 @@ def final_measurements(config, out_dir: str | Path, *, gap_images: int, recon_im
                     "gap_per_image": [round(float(v), 6) for v in g["gap"]],
                     "distance_per_image": [round(float(v), 6) for v in g["distance"]]})
     if recon_images:
-        x = _heldout_images(config, recon_images)
+        x = images(recon_images)
         with torch.no_grad():
-            rec = model(x).recon.float().clamp(-1, 1)
+            rec = model(x.to(device)).recon.float().clamp(-1, 1).cpu()
 
         def u8(t):
             return ((t.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)

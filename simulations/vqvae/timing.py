@@ -6,13 +6,11 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from contextlib import nullcontext
 
 import torch
 
 from .config import TrainConfig
-from .model import VQVAE
-from .train import build_model, make_optimizer, train_step
+from .train import build_model, make_optimizer, precision_context, resolve_device, train_step
 
 __all__ = ["time_training_step"]
 
@@ -35,25 +33,16 @@ def time_training_step(config: TrainConfig, *, steps: int = 3, warmup: int = 1,
     """
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
-    if device is None:
-        device = "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = resolve_device(config) if device is None else torch.device(device)
     cuda = device.type == "cuda"
+    autocast, _ = precision_context(config, device)
     if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.tf32
         torch.cuda.reset_peak_memory_stats(device)
-    if quantizer is None:
-        model, settings = build_model(config, device)
-    else:
-        torch.manual_seed(config.seed)
-        model = VQVAE(quantizer, config.shape).to(device)
-        settings = {"codebook_lr": config.codebook_lr, "options": {}, "family": "reference"}
+    model, settings = build_model(config, device, quantizer=quantizer)
     optimizer = make_optimizer(model, config, settings)
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(config.batch_size, 3, config.resolution, config.resolution, generator=gen)
          * 2 - 1).to(device)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and config.amp
-                else nullcontext())
     model.train()
     times = []
     for i in range(warmup + steps):

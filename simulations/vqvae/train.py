@@ -70,10 +70,17 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-def build_model(config: TrainConfig, device: torch.device | str = "cpu") -> tuple[VQVAE, dict]:
-    """The VQ-VAE of ``config`` (seeded from ``config.seed``) and its resolved quantizer settings."""
-    settings = quantizer_settings(config)
+def build_model(config: TrainConfig, device: torch.device | str = "cpu", *,
+                quantizer: torch.nn.Module | None = None) -> tuple[VQVAE, dict]:
+    """The VQ-VAE of ``config`` (seeded from ``config.seed``) and its resolved quantizer settings.
+
+    ``quantizer``: a module to use instead of the library's (a benchmark reference); its parameters
+    form the codebook group only when ``config.codebook_lr`` is set."""
     torch.manual_seed(config.seed)
+    if quantizer is not None:
+        settings = {"codebook_lr": config.codebook_lr, "options": {}, "family": "reference"}
+        return VQVAE(quantizer, config.shape).to(device), settings
+    settings = quantizer_settings(config)
     q = make_quantizer(config.quantizer, config.codebook_size, config.codebook_dim, **settings["options"])
     return VQVAE(q, config.shape).to(device), settings
 
@@ -119,12 +126,24 @@ def train_step(net, optimizer: torch.optim.Optimizer, x: torch.Tensor, *, grad_c
     return loss.detach()
 
 
-def _device(config: TrainConfig, local_rank: int) -> torch.device:
+def resolve_device(config: TrainConfig, local_rank: int = 0) -> torch.device:
+    """The device of ``config.device`` ("auto": CUDA when available) for process ``local_rank``."""
     if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             raise ValueError("device='cuda' but CUDA is not available")
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
+
+
+def precision_context(config: TrainConfig, device: torch.device):
+    """Set TF32 on CUDA as ``config.tf32`` says; the bf16 autocast context of ``config.amp`` on CUDA
+    (a null context otherwise) and its dtype (None without autocast)."""
+    if device.type != "cuda":
+        return nullcontext(), None
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.tf32
+    if not config.amp:
+        return nullcontext(), None
+    return torch.autocast("cuda", dtype=torch.bfloat16), torch.bfloat16
 
 
 def _write_json(path: Path, obj) -> None:
@@ -140,14 +159,12 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
     global step n as if killed there (for tests; the result has ``finished=False``)."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    device = _device(config, int(os.environ.get("LOCAL_RANK", 0)))
+    device = resolve_device(config, int(os.environ.get("LOCAL_RANK", 0)))
     ctx = init_from_env(device.type)
     main = ctx.is_main
     notes = [] if lpips_status() is None else [lpips_status()]
     cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.tf32
-    amp_dtype = torch.bfloat16 if (cuda and config.amp) else None
+    autocast, amp_dtype = precision_context(config, device)
     prev_deterministic = torch.are_deterministic_algorithms_enabled()
     if config.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -189,7 +206,6 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
         model.train()
         bar = tqdm(total=config.steps, initial=step, disable=not (progress and main), unit="step",
                    desc=f"{config.quantizer} K={config.codebook_size}", dynamic_ncols=True)
-        autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext())
         batches = iter(loaders.train)
         finished = step >= config.steps
         while step < config.steps:

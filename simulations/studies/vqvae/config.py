@@ -13,11 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ...vqvae.config import MATCHING, TrainConfig, apply_overrides, preset
+from ...vqvae.config import (
+    BASELINE_BETA,
+    MATCHING,
+    MATCHING_BETA,
+    MATCHING_CODEBOOK_LR,
+    TrainConfig,
+    apply_overrides,
+    preset,
+)
 
-# the Wasserstein settings of the authors' VQ-VAE code, and the baselines' (their scripts)
-W_CODEBOOK_LR, W_BETA = 0.02, 0.1
-BASELINE_BETA = 1.0
+# the Wasserstein settings of the authors' VQ-VAE code (the control gives them to the baselines)
+W_CODEBOOK_LR, W_BETA = MATCHING_CODEBOOK_LR, MATCHING_BETA
 CONTROL_BASELINES = ("vanilla", "ema", "online")
 
 
