@@ -12,7 +12,8 @@ from pathlib import Path
 from .core.executors import EXECUTORS, CellsFailed, load_slurm_config
 from .core.registry import PRESETS, select_claims
 from .core.runner import run_study
-from .core.store import versions, write_json
+from .core.store import load_table, versions, write_json
+from .core.verdicts import VERDICTS
 from .studies import CLAIMS, STUDIES
 
 README_START, README_END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
@@ -175,12 +176,10 @@ def vqvae_config(args, study):
     """The grid of a ``vqmatch vqvae`` command: the preset, then the --grid file, then the flags."""
     from dataclasses import fields, replace
 
-    from .core.executors import load_slurm_config
-
     cfg = study.config(args.preset)
     names = {f.name for f in fields(cfg)}
     if args.grid:
-        data = load_slurm_config(args.grid)  # a TOML / JSON table, read the same way
+        data = load_table(args.grid, "grid file")
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown grid field(s) {unknown} in {args.grid}; known: {sorted(names)}")
@@ -214,12 +213,16 @@ def _run(args, study, parts=None):
                      jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args))
 
 
-def cmd_verify(args) -> int:
+def cmd_verify(args, results: dict | None = None) -> int:
+    """Run the studies of the selected claims (or take them from ``results``: study name ->
+    StudyResult, already run) and print, and write, each claim's verdict."""
     claims = select_claims(CLAIMS.values(), args.only)
     if not claims:
         raise ValueError(f"no claim matches --only {args.only!r}; see `vqmatch list`")
-    start = time.perf_counter()
-    results = {name: _run(args, STUDIES[name]) for name in sorted({c.study for c in claims})}
+    results = dict(results or {})
+    start = time.perf_counter() - sum(r.elapsed_s for r in results.values())
+    for name in sorted({c.study for c in claims} - set(results)):
+        results[name] = _run(args, STUDIES[name])
     records = []
     for c in claims:
         m = c.evaluate(results[c.study])
@@ -232,9 +235,7 @@ def cmd_verify(args) -> int:
         lines += ["", f"[{r['verdict'].upper()}] {r['id']}  ({r['source']})",
                   _wrap("paper:", r["statement"]), _wrap("expected:", r["expected"]),
                   _wrap("measured:", r["measured"])]
-    counts = {v: sum(r["verdict"] == v for r in records)
-              for v in ("confirmed", "refuted", "inconclusive")}
-    lines += ["", ", ".join(f"{n} {v}" for v, n in counts.items()) + f"; {elapsed:.1f} s"]
+    lines += ["", _counts(records) + f"; {elapsed:.1f} s"]
     print("\n".join(lines))
     payload = {"claims": records, "seed": args.seed, "preset": args.preset,
                "versions": versions(), "elapsed_s": round(elapsed, 3)}
@@ -247,18 +248,21 @@ def cmd_verify(args) -> int:
     return 0
 
 
+def _counts(records: list[dict]) -> str:
+    """``"n confirmed, n refuted, n inconclusive"`` of verdict records."""
+    return ", ".join(f"{sum(r['verdict'] == v for r in records)} {v}" for v in VERDICTS)
+
+
 def verdict_table(payload: dict) -> str:
     """The Markdown verdict table of a ``verify`` payload (claim, verdict, measured)."""
     rows = ["| claim | verdict | measured |", "|---|---|---|"]
     for r in payload["claims"]:
         measured = r["measured"].replace("|", "/").replace("\n", " ")
         rows.append(f"| `{r['id']}` | {r['verdict']} | {measured} |")
-    counts = {v: sum(r["verdict"] == v for r in payload["claims"])
-              for v in ("confirmed", "refuted", "inconclusive")}
     flag = "" if payload["preset"] == "default" else f" --{payload['preset']}"
     head = (f"`vqmatch verify{flag}` (seed {payload['seed']}; "
             f"{payload.get('elapsed_s', 0):.0f} s): "
-            + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+            + _counts(payload["claims"]) + ".")
     return head + "\n\n" + "\n".join(rows) + "\n"
 
 
@@ -318,7 +322,14 @@ def cmd_vqvae(args) -> int:
 
 
 def cmd_study(args, study=None) -> int:
-    res = _run(args, study or STUDIES[args.command], getattr(args, "parts", None))
+    run_and_print(args, study or STUDIES[args.command])
+    return 0
+
+
+def run_and_print(args, study):
+    """Run ``study`` as ``args`` say, print its one-line account (and write ``--json``); return
+    its StudyResult."""
+    res = _run(args, study, getattr(args, "parts", None))
     where = Path(args.out) / "results" / args.command if args.out else None
     print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s, "
           f"{res.n_cells_run} cells run, {res.n_cells_reused} reused"
@@ -328,7 +339,7 @@ def cmd_study(args, study=None) -> int:
                                      "config": res.config, "summary": res.summary,
                                      "rows": res.rows, "elapsed_s": res.elapsed_s,
                                      "versions": versions()})
-    return 0
+    return res
 
 
 def cmd_figures(args) -> int:
@@ -365,11 +376,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "vqvae":
             return cmd_vqvae(args)
         if args.command == "reproduce":
-            for name in sorted(STUDIES):
-                cmd_study(argparse.Namespace(**{**vars(args), "command": name, "json": None,
-                                                "parts": None}))
+            results = {name: run_and_print(argparse.Namespace(**{**vars(args), "command": name,
+                                                                 "json": None, "parts": None}),
+                                           STUDIES[name])
+                       for name in sorted(STUDIES)}
             args.only = None
-            cmd_verify(args)
+            cmd_verify(args, results)
             return cmd_figures(args)
         return cmd_study(args)
     except CellsFailed as exc:

@@ -125,10 +125,6 @@ class _NumpyOps:
         return np.trace(a, axis1=-2, axis2=-1)
 
     @staticmethod
-    def amax(x, axis=-1, keepdims=False):
-        return np.max(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
     def to_float(x) -> float:
         return float(x)
 
@@ -239,10 +235,6 @@ class _TorchOps:
     @staticmethod
     def trace(a):
         return a.diagonal(dim1=-2, dim2=-1).sum(-1)
-
-    @staticmethod
-    def amax(x, axis=-1, keepdims=False):
-        return x.amax(dim=axis, keepdim=keepdims)
 
     @staticmethod
     def to_float(x) -> float:

@@ -119,6 +119,14 @@ def _check_psd(xp, a, name: str, roundoff: RoundOff) -> None:
         check_psd_spectrum(xp, xp.eigvalsh(a), name, roundoff)
 
 
+def _roundoff_floor(xp, mu, d: int):
+    """Per matrix, the round-off level d * eps * max|mu| of the ascending eigenvalues ``mu`` (..., d)
+    of a congruence M = F^T b F, and max|mu|: an eigenvalue below minus this level means b itself
+    has a negative one and must be judged; eigenvalues within it are zero."""
+    mu_max = xp.clamp_min(xp.abs(mu[..., :1]), mu[..., -1:])  # the largest magnitude is at one end
+    return (d * xp.eps(mu)) * mu_max, mu_max
+
+
 def _trace_parts(xp, a, b, names: tuple[str, str], roundoffs: tuple[RoundOff, RoundOff], *,
                  need_grad: bool) -> _TraceParts:
     """tr((a^1/2 b a^1/2)^1/2) for symmetric PSD a, b of shape (..., d, d) (same batch shape)."""
@@ -147,11 +155,9 @@ def _trace_parts(xp, a, b, names: tuple[str, str], roundoffs: tuple[RoundOff, Ro
                 _check_psd(xp, b, names[1], roundoffs[1])
             mu = mu * (mu > d * eps * mu_max)
         return _TraceParts(value=xp.sqrt(mu).sum(-1), factor=f, vectors=None, inv_sqrt=None)
-    # ascending eigenvalues: the largest magnitude is at one end
-    mu_max = xp.clamp_min(xp.abs(mu[..., :1]), mu[..., -1:])
     # eigenvalues at round-off level are zero (exactly singular covariances are common: a codebook
     # with fewer codes than dimensions); sqrt would turn their 1e-16 noise into 1e-8 errors
-    floor = (d * eps) * mu_max
+    floor, mu_max = _roundoff_floor(xp, mu, d)
     if not bool((mu[..., :1] > floor).all()):  # skipped in the common positive-definite case
         if not b_checked and bool((mu[..., :1] < -floor).any()):
             _check_psd(xp, b, names[1], roundoffs[1])
@@ -559,12 +565,13 @@ def gaussian_monge_map(mean_s, cov_s, mean_t, cov_t) -> AffineMap:
     cov_s = 0.5 * (cov_s + xp.mT(cov_s))
     cov_t = 0.5 * (cov_t + xp.mT(cov_t))
     chol, ok = xp.cholesky(cov_s)
-    if not bool(ok.all()):
-        _check_psd(xp, _float64(xp, cov_s), "cov_s", roundoffs[0])  # indefinite, or only singular?
+    if not bool(ok.all()):  # indefinite, or only singular? (its Cholesky just failed: eigenvalues)
+        check_psd_spectrum(xp, xp.eigvalsh(_float64(xp, cov_s)), "cov_s", roundoffs[0])
         raise ValueError("cov_s must be positive definite for the Monge map (it is singular)")
     m = xp.mT(chol) @ cov_t @ chol
     mu, v = xp.eigh(0.5 * (m + xp.mT(m)))
-    if bool((mu[..., 0] < 0).any()):  # M = L^T cov_t L has cov_t's inertia: judge cov_t itself
+    # M = L^T cov_t L has cov_t's inertia: beyond round-off, judge cov_t itself (as _trace_parts)
+    if bool((mu[..., :1] < -_roundoff_floor(xp, mu, mu.shape[-1])[0]).any()):
         _check_psd(xp, _float64(xp, cov_t), "cov_t", roundoffs[1])
     m_half = (v * xp.sqrt(xp.clamp_min(mu, 0.0))[..., None, :]) @ xp.mT(v)
     if xp.name == "numpy":

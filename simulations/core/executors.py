@@ -21,7 +21,6 @@ submitting them again, and resubmits the ones that failed or vanished.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .registry import Cell
+from .store import load_table
 
 EXECUTORS = ("local", "slurm", "submitit-local")
 _ALIVE = {"RUNNING", "PENDING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED"}
@@ -47,7 +47,6 @@ class Task:
     seed: int | None
     store: Any  # a StudyStore, or None
     threads: int = 1
-    bars: bool = False  # may the cell draw its own progress bars (see cell_bars)
 
     @property
     def name(self) -> str:
@@ -111,15 +110,12 @@ def thread_limit(n: int):
     """
     from threadpoolctl import threadpool_limits
 
-    saved_env = {v: os.environ.get(v) for v in _THREAD_VARS}
-    for var in _THREAD_VARS:
-        os.environ[var] = str(n)
     torch = sys.modules.get("torch")
     faiss = sys.modules.get("faiss")
     old_torch = torch.get_num_threads() if torch is not None else None
     old_faiss = faiss.omp_get_max_threads() if faiss is not None else None
     try:
-        with threadpool_limits(limits=n):
+        with _thread_env(n), threadpool_limits(limits=n):
             if torch is not None:
                 torch.set_num_threads(n)
             if faiss is not None:
@@ -130,7 +126,18 @@ def thread_limit(n: int):
             torch.set_num_threads(old_torch)
         if faiss is not None:
             faiss.omp_set_num_threads(old_faiss)
-        for var, value in saved_env.items():
+
+
+@contextlib.contextmanager
+def _thread_env(n: int):
+    """The thread variables of :data:`_THREAD_VARS` set to ``n`` in the block, restored afterwards
+    (read by libraries loaded later, and inherited by spawned processes)."""
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    os.environ.update({v: str(n) for v in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
             else:
@@ -147,11 +154,11 @@ def cell_bars() -> bool:
     return _CELL_BARS
 
 
-def execute(task: Task) -> dict[tuple[str, int | None], list[dict]]:
+def execute(task: Task, bars: bool = False) -> dict[tuple[str, int | None], list[dict]]:
     """Compute one task (with ``task.threads`` threads), store it, and return its rows by
-    (key, replicate)."""
+    (key, replicate). ``bars``: may the cell draw its own progress bars (:func:`cell_bars`)."""
     global _CELL_BARS
-    saved, _CELL_BARS = _CELL_BARS, task.bars
+    saved, _CELL_BARS = _CELL_BARS, bars
     try:
         with thread_limit(task.threads):
             return _execute(task)
@@ -204,14 +211,11 @@ def run_tasks(tasks: list[Task], *, study: str, preset: str = "", executor: str 
         return {}
     from tqdm.auto import tqdm
 
-    bars = progress and executor == "local" and jobs == 1
-    tasks = [dataclasses.replace(t, bars=bars) for t in tasks]
-
     bar = tqdm(total=len(tasks), desc=f"{study} ({preset})" if preset else study, unit="cell",
                disable=not progress, leave=False)
     try:
         if executor == "local" and jobs == 1:
-            results, failures = _run_serial(tasks, bar)
+            results, failures = _run_serial(tasks, bar, bars=progress)
         elif executor == "local":
             results, failures = _run_processes(tasks, jobs, bar)
         else:
@@ -225,12 +229,12 @@ def run_tasks(tasks: list[Task], *, study: str, preset: str = "", executor: str 
     return results
 
 
-def _run_serial(tasks, bar):
+def _run_serial(tasks, bar, *, bars: bool):
     results, failures = {}, []
     for task in tasks:
         bar.set_postfix_str(task.cell.key[-40:], refresh=False)
         try:
-            results.update(execute(task))
+            results.update(execute(task, bars))
         except Exception as exc:
             failures.append((task.name, _error(exc)))
         bar.update()
@@ -241,62 +245,32 @@ def _run_processes(tasks, jobs, bar):
     import concurrent.futures as cf
     import multiprocessing
 
-    threads = tasks[0].threads
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    for var in _THREAD_VARS:  # inherited by the spawned workers before numpy / torch load
-        os.environ[var] = str(threads)
     results, failures = {}, []
-    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                  mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = {pool.submit(execute, t): t for t in tasks}
-        for fut in cf.as_completed(futures):
-            task = futures[fut]
-            try:
-                results.update(fut.result())
-            except Exception as exc:
-                failures.append((task.name, _error(exc)))
-            bar.update()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+    # the thread variables are inherited by the spawned workers before numpy / torch load
+    with _thread_env(tasks[0].threads):
+        pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                                      mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(execute, t): t for t in tasks}
+            for fut in cf.as_completed(futures):
+                task = futures[fut]
+                try:
+                    results.update(fut.result())
+                except Exception as exc:
+                    failures.append((task.name, _error(exc)))
+                bar.update()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
     return results, failures
 
 
 def load_slurm_config(path: str | os.PathLike | None) -> dict:
     """Extra submitit parameters from a TOML or JSON file (e.g. ``slurm_account``, ``cpus_per_task``,
-    ``mem_gb``, ``slurm_additional_parameters``)."""
-    if path is None:
-        return {}
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"slurm config file {p} does not exist")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                raise ValueError(f"reading {p} needs Python >= 3.11 (tomllib); use a JSON file") \
-                    from None
-            data = tomllib.loads(text)
-        else:
-            import json
-
-            data = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"slurm config file {p} is not valid {p.suffix[1:] or 'JSON'}: {exc}") \
-            from None
-    if not isinstance(data, dict):
-        raise ValueError(f"slurm config file {p} must hold a table of parameters")
-    return data
+    ``mem_gb``, ``slurm_additional_parameters``); ``{}`` for None."""
+    return {} if path is None else load_table(path, "slurm config file")
 
 
 def _task_file(store, task: Task) -> Path:

@@ -64,6 +64,29 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
+def load_table(path: str | os.PathLike, what: str) -> dict:
+    """The table (dict) of a TOML or JSON file; ``what`` names the file in the one-line errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} {p} does not exist")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise ValueError(f"reading {p} needs Python >= 3.11 (tomllib); use a JSON file") \
+                    from None
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} {p} is not valid {p.suffix[1:] or 'JSON'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {p} must hold a table of parameters")
+    return data
+
+
 def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(Path(path), json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
 

@@ -181,3 +181,26 @@ def test_readme_verdict_table_lists_exactly_the_registry_claims():
     table = readme.split(README_START, 1)[1].split(README_END, 1)[0]
     ids = re.findall(r"^\| `([a-z0-9_.]+)` \|", table, flags=re.M)
     assert sorted(ids) == sorted(CLAIMS)
+
+
+def test_reproduce_runs_each_study_once(tiny_lemma3, monkeypatch, tmp_path, capsys):
+    """reproduce hands the studies it ran to verify instead of running (and summarising) them again."""
+    import simulations.cli as cli
+
+    monkeypatch.setattr(cli, "STUDIES", {"lemma3": STUDIES["lemma3"]})
+    monkeypatch.setattr(cli, "CLAIMS", {k: c for k, c in CLAIMS.items() if c.study == "lemma3"})
+    runs = []
+    real_run = cli._run
+    monkeypatch.setattr(cli, "_run", lambda args, study, parts=None: runs.append(study.name)
+                        or real_run(args, study, parts))
+    assert main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert runs == ["lemma3"]
+    verdicts = json.loads((tmp_path / "verdicts.json").read_text())
+    assert {r["id"] for r in verdicts["claims"]} == {k for k, c in CLAIMS.items() if c.study == "lemma3"}
+    assert verdicts["elapsed_s"] > 0
+
+
+def test_a_missing_grid_file_is_named_as_such(tmp_path, capsys):
+    assert main(["vqvae", "--quick", "--grid", str(tmp_path / "grid.toml"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "grid file" in err[0] and "does not exist" in err[0]
