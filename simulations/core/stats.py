@@ -57,9 +57,7 @@ def mean_ci(values: Iterable[float], level: float = LEVEL) -> MeanCI:
         raise ValueError(f"level must be in (0, 1), got level={level!r}")
     m = float(v.mean())
     se = float(v.std(ddof=1) / math.sqrt(v.size))
-    from scipy import stats  # lazy: scipy.stats is slow to import and the CLI must start fast
-
-    q = float(stats.t.ppf(0.5 + level / 2, df=v.size - 1))
+    q = t_quantile(v.size - 1, level)
     return MeanCI(m, m - q * se, m + q * se, se, int(v.size), level)
 
 
@@ -153,9 +151,18 @@ def t_pvalue(t: float, df: int) -> float:
 
 def t_quantile(df: int, level: float = LEVEL) -> float:
     """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
-    from scipy import stats
+    from scipy import stats  # lazy: scipy.stats is slow to import and the CLI must start fast
 
     return float(stats.t.ppf(0.5 + level / 2, df=df))
+
+
+def single_draw_p(value: float, mean: float, sd: float, n: int, rounding: float = 0.0) -> float:
+    r"""Two-sided p-value of ``value`` (e.g. a printed number of the paper) read as ONE more draw
+    from the population of ``n`` replicates with mean ``mean`` and sample sd ``sd``, after allowing
+    for its printed ``rounding``: :math:`t = \max(0, |x - ar v| - r) / (s\sqrt{1 + 1/n})` with
+    n - 1 degrees of freedom (the prediction interval of one new draw)."""
+    gap = max(0.0, abs(value - mean) - rounding)
+    return t_pvalue(gap / (max(sd, 1e-12) * math.sqrt(1 + 1 / n)), n - 1)
 
 
 def welch_t(m1: float, se1: float, n1: int, m2: float, se2: float, n2: int) -> tuple[float, float,
@@ -179,12 +186,10 @@ def one_sample_t(values: Iterable[float], reference: float = 0.0, level: float =
     p = 1 when the mean equals the reference, else 0 (t = +-inf).
     """
     ci = mean_ci(values, level)
-    from scipy import stats
-
     diff = ci.mean - reference
     if ci.stderr > 0:
         t = diff / ci.stderr
-        p = float(2 * stats.t.sf(abs(t), df=ci.n - 1))
+        p = t_pvalue(t, ci.n - 1)
     else:
         t = 0.0 if diff == 0 else math.copysign(math.inf, diff)
         p = 1.0 if diff == 0 else 0.0
@@ -205,7 +210,7 @@ def significant(test: TTest | None, sign: int, *, comparisons: int = 1,
                 alpha: float = ALPHA) -> bool:
     """Whether ``test`` shows an effect of the given sign (+1 / -1): at least ``MIN_REPLICATES``
     replicates and a two-sided p-value below ``alpha / comparisons`` (Bonferroni)."""
-    if test is None or test.n < MIN_REPLICATES:
+    if not enough(test):
         return False
     if sign not in (1, -1):
         raise ValueError(f"sign must be +1 or -1, got sign={sign!r}")

@@ -59,6 +59,17 @@ def decide(*, confirmed: bool, refuted: bool) -> Verdict:
     return "inconclusive"
 
 
+def agrees(pvalues) -> Verdict:
+    """A measurement against reference values (closed forms, tables), one p-value per comparison:
+    ``confirmed`` when none is significant at ``ALPHA`` / (number of comparisons) (Bonferroni),
+    ``refuted`` when one is below ``ALPHA_DISAGREE``, otherwise (and with no comparison)
+    ``inconclusive``."""
+    ps = list(pvalues)
+    if not ps:
+        return "inconclusive"
+    return decide(confirmed=min(ps) >= ALPHA / len(ps), refuted=min(ps) < ALPHA_DISAGREE)
+
+
 def combine(verdicts: list[Verdict]) -> Verdict:
     """All parts confirmed -> confirmed; any part refuted -> refuted; otherwise inconclusive."""
     if any(v == "refuted" for v in verdicts):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ...core.stats import loglog_slope, mean_ci, one_sample_t, z_score
+from ...core.stats import loglog_slope, mean_ci, one_sample_t
 from .config import Lemma3Config
 
 
@@ -19,14 +19,12 @@ def summarize(cfg: Lemma3Config, rows: list[dict]) -> dict:
                  "gelbrich": {}}
     for d in cfg.monge_dims:
         mc = [r for r in _rows(rows, "monge_mc") if r["d"] == d]
-        ci = mean_ci(r["value"] for r in mc)
         ref = mc[0]["reference"]
+        t = one_sample_t([r["value"] for r in mc], ref)
         cpl = next(r for r in _rows(rows, "monge_coupling") if r["d"] == d)
         out["monge"][d] = {
-            "closed_form_w2sq": ref, "mc_mean": ci.mean, "mc_ci": [ci.low, ci.high],
-            "mc_stderr": ci.stderr, "z": z_score(ci.mean, ci.stderr, ref),
-            "p": one_sample_t([r["value"] for r in mc], ref).p, "n": ci.n,
-            "rel_error": (ci.mean - ref) / ref,
+            "closed_form_w2sq": ref, "mc_mean": t.estimate, "mc_ci": t.ci, "mc_stderr": t.se,
+            "z": t.t, "p": t.p, "n": t.n, "rel_error": (t.estimate - ref) / ref,
             "max_cov_rel_error": max(r["cov_rel_error"] for r in mc),
             "emd_gain_over_map": (cpl["reference"] - cpl["value"]) / cpl["reference"],
         }
@@ -34,12 +32,10 @@ def summarize(cfg: Lemma3Config, rows: list[dict]) -> dict:
     for n in cfg.ot_sizes:
         s = [r for r in _rows(rows, "sample_ot") if r["n"] == n]
         ref = s[0]["reference"]
-        ci = mean_ci(r["value"] for r in s)
+        t = one_sample_t([r["value"] for r in s], ref)
         ex = mean_ci((r["value"] - r["sample_closed_form"]) / ref for r in s)
-        out["sample_ot"][n] = {"closed_form_w2sq": ref, "mean": ci.mean, "ci": [ci.low, ci.high],
-                               "z": z_score(ci.mean, ci.stderr, ref),
-                               "p": one_sample_t([r["value"] for r in s], ref).p,
-                               "replicates": ci.n,
+        out["sample_ot"][n] = {"closed_form_w2sq": ref, "mean": t.estimate, "ci": t.ci, "z": t.t,
+                               "p": t.p, "replicates": t.n,
                                "rel_excess_over_sample_moments": ex.mean,
                                "min_rel_excess": min((r["value"] - r["sample_closed_form"]) / ref
                                                      for r in s)}

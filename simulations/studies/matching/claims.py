@@ -7,7 +7,7 @@ import math
 
 from ...core.registry import Measurement, claim
 from ...core.stats import fmt, holm, t_pvalue, t_quantile
-from ...core.verdicts import ALPHA, ALPHA_DISAGREE, FULL_U, MIN_REPLICATES, combine, decide
+from ...core.verdicts import ALPHA, ALPHA_DISAGREE, FULL_U, MIN_REPLICATES, agrees, combine, decide
 from .summary import BETTER
 
 MIN_DECAY = 0.25  # the sup-distance must fall faster than K^-MIN_DECAY to count as vanishing
@@ -112,7 +112,7 @@ def fig3(res) -> Measurement:
     return Measurement(
         "; ".join(parts) + f". Largest |z| (single-draw sd): E {worst['error_rms']:.1f}, "
         f"U {worst['utilization']:.1f}, C {worst['perplexity']:.1f}; smallest p {p_min:.2g} over "
-        f"{m} values", decide(confirmed=p_min >= ALPHA / m, refuted=p_min < ALPHA_DISAGREE),
+        f"{m} values", agrees(v["p_paper_single_draw"][c] for v in confs.values() for c in crit),
         {**worst, "min_p": p_min})
 
 
@@ -352,8 +352,7 @@ def appg_table(res) -> Measurement:
             zs.append(abs(c["z"]))
             parts.append(f"{family} {name}: ours {fmt(c['ours'])} vs paper {fmt(c['paper_mean'])} "
                          f"(t({c['df']:.0f}) = {c['z']:+.1f}, p = {c['p']:.2g})")
-    return Measurement("; ".join(parts), decide(confirmed=min(ps) >= ALPHA / len(ps),
-                                                refuted=min(ps) < ALPHA_DISAGREE),
+    return Measurement("; ".join(parts), agrees(ps),
                        {"max_abs_z": max(zs), "min_p": min(ps)})
 
 
@@ -386,7 +385,7 @@ def expected_utilization(res) -> Measurement:
                         f"{fmt(t['utilization']['mean'])} ± {fmt(1.96 * t['utilization']['stderr'])}"
                         f" vs closed form {fmt(t['closed_form'])}" for t in examples))
     return Measurement(text + f"; smallest p {min(ps):.2g} over {len(ps)} comparisons",
-                       decide(confirmed=min(ps) >= ALPHA / len(ps), refuted=min(ps) < ALPHA_DISAGREE),
+                       agrees(ps),
                        {"max_z_closed_form": max(zc) if zc else None, "max_z_conditional": max(zk),
                         "min_p": min(ps)})
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...core.stats import loglog_slope, mean_ci, t_pvalue, welch_t, z_score
+from ...core.stats import loglog_slope, one_sample_t, single_draw_p, t_pvalue, welch_t, z_score
 from . import theory as mt
 from .config import PARTS, MatchingConfig, theorem1_cases
 
@@ -17,17 +17,15 @@ BETTER = {"error_mse": -1, "error_rms": -1, "utilization": 1, "perplexity": 1}
 
 
 def _ci(values) -> dict:
+    """Mean, t interval and standard error of replicate values, with the Student t test of mean 0
+    (``t``, ``p``; df = n - 1): used when the values are paired differences."""
     v = [float(x) for x in values]
     if len(v) < 2:
         return {"mean": v[0] if v else math.nan, "low": math.nan, "high": math.nan,
-                "stderr": math.nan, "n": len(v), "p": math.nan}
-    if max(v) == min(v):  # degenerate (e.g. U = 1 in every replicate)
-        return {"mean": v[0], "low": v[0], "high": v[0], "stderr": 0.0, "n": len(v),
-                "p": 1.0 if v[0] == 0 else 0.0}
-    c = mean_ci(v)
-    # p: two-sided Student t test of mean 0 (df = n - 1); used when v are paired differences
-    return {"mean": c.mean, "low": c.low, "high": c.high, "stderr": c.stderr, "n": c.n,
-            "p": t_pvalue(c.mean / c.stderr, c.n - 1)}
+                "stderr": math.nan, "n": len(v), "t": math.nan, "p": math.nan}
+    t = one_sample_t(v)
+    return {"mean": t.estimate, "low": t.low, "high": t.high, "stderr": t.se, "n": t.n, "t": t.t,
+            "p": t.p}
 
 
 def _group(rows, *keys) -> dict:
@@ -86,7 +84,7 @@ def summarize_fig3(cfg, rows: list[dict]) -> dict:
             entry[c] = _ci(vals)
             entry[c]["sd"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else math.nan
         if paper:  # distance of the paper's single draw from our draws, in single-draw sd
-            z = {}
+            z, p = {}, {}
             for ours, theirs, tol in (("error_rms", "error_rms", "error"),
                                       ("error_mse", "error_rms", "error"),
                                       ("utilization", "utilization", "utilization"),
@@ -97,11 +95,11 @@ def summarize_fig3(cfg, rows: list[dict]) -> dict:
                                                     else 1)
                 z[ours] = math.copysign(max(0.0, gap - rounding) / sd,
                                         paper[theirs] - entry[ours]["mean"])
-            n = len(g)
+                # the paper's value as ONE more draw: (x - mean) / (sd sqrt(1 + 1/n)) ~ t(n - 1)
+                p[ours] = single_draw_p(paper[theirs], entry[ours]["mean"], entry[ours]["sd"],
+                                        len(g), rounding)
             entry["z_paper_single_draw"] = z
-            # the paper's value as ONE more draw: (x - mean) / (sd sqrt(1 + 1/n)) ~ t(n - 1)
-            entry["p_paper_single_draw"] = {c: t_pvalue(v / math.sqrt(1 + 1 / n), n - 1)
-                                            for c, v in z.items()}
+            entry["p_paper_single_draw"] = p
         configs[label] = entry
         first = next((r for r in g if "scatter_features" in r), None)
         if first:
@@ -117,8 +115,7 @@ def summarize_fig3(cfg, rows: list[dict]) -> dict:
             for c in CRITERIA:
                 d = [r[c] - ref[r["replicate"]][c] for r in gl if r["replicate"] in ref]
                 ci = _ci(d)
-                ci["z"] = z_score(ci["mean"], ci["stderr"], 0.0) if ci["stderr"] == ci["stderr"] \
-                    else math.nan
+                ci["z"] = ci["t"]
                 diffs[c] = ci
             paired[label] = diffs
     return {"configs": configs, "paired_vs_matched": paired, "scatter": scatter,
@@ -147,9 +144,7 @@ def summarize_appf(cfg, rows: list[dict]) -> dict:
                 d_ = [r[c] - ref[r["replicate"]][c] for r in gv]
                 diff = _ci(d_)
                 # positive advantage = this value beats the matched codebook on criterion c
-                adv = BETTER[c] * diff["mean"]
-                diff["advantage_z"] = (adv / diff["stderr"] if diff["stderr"] > 0
-                                       else (0.0 if adv == 0 else math.copysign(math.inf, adv)))
+                diff["advantage_z"] = BETTER[c] * diff["t"]
                 diff["relative"] = diff["mean"] / ref_mean[c] if ref_mean[c] else math.nan
                 diff["relative_ci"] = ([diff["low"] / ref_mean[c], diff["high"] / ref_mean[c]]
                                        if ref_mean[c] else [math.nan, math.nan])
@@ -222,8 +217,7 @@ def summarize_utilization(cfg, rows: list[dict]) -> dict:
         resid = _ci(r["utilization"] - r["expected_given_codes"] for r in g)
         entry = {"case": case, "d": g[0]["d"], "n_codes": k, "n_features": n, "utilization": u,
                  "expected_given_codes": _ci(r["expected_given_codes"] for r in g),
-                 "residual": resid, "z_conditional": z_score(resid["mean"], resid["stderr"], 0.0),
-                 "p_conditional": resid["p"] if resid["stderr"] > 0 else float(resid["mean"] == 0)}
+                 "residual": resid, "z_conditional": resid["t"], "p_conditional": resid["p"]}
         if g[0]["closed_form"] is not None:
             mu = g[0]["closed_form"]
             # U lies in [0, 1], so Var U <= mu (1 - mu): a floor for the standard error when every

@@ -5,15 +5,14 @@ seeds; a preset with fewer seeds, or without the points a claim needs, says ``in
 
 from __future__ import annotations
 
-import math
-
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, significant, t_pvalue, too_few
+from ...core.stats import TTest, significant, single_draw_p, too_few
 from ...core.verdicts import (
     ALPHA,
     ALPHA_DISAGREE,
     MIN_REPLICATES,
     NEAR_FULL_U,
+    agrees,
     combine,
     decide,
 )
@@ -246,13 +245,11 @@ def paper_tables(res) -> Measurement:
                                        (p, r["paper_psnr"], 0.005)):
             if ours.get("sd") is None or ours["n"] < 2:
                 continue
-            gap = max(0.0, abs(theirs - ours["mean"]) - rounding)
-            scale = max(ours["sd"], 1e-12) * math.sqrt(1 + 1 / ours["n"])
-            ps.append(t_pvalue(gap / scale, ours["n"] - 1))
+            ps.append(single_draw_p(theirs, ours["mean"], ours["sd"], ours["n"], rounding))
     if not ps:
         return Measurement("; ".join(parts) + ". One seed per point: no spread to compare with",
                            "inconclusive")
-    verdict = decide(confirmed=min(ps) >= ALPHA / len(ps), refuted=min(ps) < ALPHA_DISAGREE)
+    verdict = agrees(ps)
     return Measurement("; ".join(parts) + f". Smallest p over {len(ps)} values: {min(ps):.2g}",
                        verdict, {"min_p": min(ps)})
 

@@ -6,7 +6,7 @@ import math
 
 from ...core.registry import Measurement, claim
 from ...core.stats import fmt, loglog_slope, t_pvalue, t_quantile, welch_t, z_score
-from ...core.verdicts import ALPHA, ALPHA_DISAGREE, LEVEL, MIN_REPLICATES, combine, decide
+from ...core.verdicts import ALPHA, ALPHA_DISAGREE, LEVEL, MIN_REPLICATES, agrees, combine, decide
 from .truth import GAUSSIAN_PAIRS
 
 PARAMETRIC_MAX = -0.3  # a closed-form slope steeper than this counts as decreasing at all
@@ -178,7 +178,7 @@ def sliced_relation(res) -> Measurement:
     pop = [p for p in sc["population"] if p["ratio"] is not None and p["w2"] > 1e-6]
     worst_ratio = max((p["ratio"] - 4 * p["stderr"] / p["w2"] for p in pop), default=math.nan)
     viol = sc["sample_max_sliced_violation"]
-    parts = [decide(confirmed=min_p >= ALPHA / max(len(tr), 1), refuted=min_p < ALPHA_DISAGREE),
+    parts = [agrees(t["d_sw2sq_over_v2"]["p"] for t in tr),
              decide(confirmed=ident < 1e-9, refuted=ident > 1e-6),
              decide(confirmed=ot_err < 1e-6, refuted=ot_err > 1e-3),
              decide(confirmed=worst_ratio <= 1, refuted=worst_ratio > 1 + 1e-6)]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.stats import loglog_slope, mean_ci, one_sample_t, z_score
+from ...core.stats import loglog_slope, mean_ci, one_sample_t
 from .truth import GAUSSIAN_PAIRS
 
 ESTIMATORS = ("closed_form_true", "closed_form_emp", "exact_ot", "sliced", "max_sliced")
@@ -160,10 +160,9 @@ def _summarize_misrank(rows) -> list[dict]:
                 if r["estimator"] == est:
                     by_rep.setdefault(r["replicate"], {})[r["pair"]] = r["value"]
             diffs = [v["A_gaussian"] - v["B_bimodal"] for v in by_rep.values()]
-            c = mean_ci(diffs)
-            entry[f"{est}_A_minus_B"] = {"mean": c.mean, "ci": [c.low, c.high], "stderr": c.stderr,
-                                         "z": z_score(c.mean, c.stderr, 0.0),
-                                         "p": one_sample_t(diffs, 0.0).p, "replicates": c.n,
+            t = one_sample_t(diffs)
+            entry[f"{est}_A_minus_B"] = {"mean": t.estimate, "ci": t.ci, "stderr": t.se, "z": t.t,
+                                         "p": t.p, "replicates": t.n,
                                          "n": sub[-1]["n"] if sub else None}
         res.append(entry)
     return res
@@ -179,11 +178,10 @@ def _summarize_sliced(rows, truth_rows) -> dict:
         s = [r for r in tr if r["d"] == d and r["estimator"] == "sliced"]
         ot_ = [r for r in tr if r["d"] == d and r["estimator"] == "exact_ot"]
         ms = [r for r in tr if r["d"] == d and r["estimator"] == "max_sliced"]
-        c = mean_ci(r["value"] ** 2 for r in s)
+        t = one_sample_t([r["value"] ** 2 for r in s], 1.0)
         out["translation"].append({
-            "d": d, "d_sw2sq_over_v2": {"mean": c.mean, "ci": [c.low, c.high], "z": z_score(
-                c.mean, c.stderr, 1.0), "p": one_sample_t([r["value"] ** 2 for r in s], 1.0).p,
-                "n": c.n},
+            "d": d, "d_sw2sq_over_v2": {"mean": t.estimate, "ci": t.ci, "z": t.t, "p": t.p,
+                                        "n": t.n},
             "max_identity_error": max(abs(r["value"] - r["predicted"]) for r in s),
             "max_exact_ot_error": max(abs(r["value"] - 1.0) for r in ot_),
             "max_sliced_max": max(r["value"] for r in ms)})
