@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .verdicts import ALPHA, LEVEL, MIN_REPLICATES
+from .verdicts import ALPHA, LEVEL, MIN_REPLICATES, decide
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,17 @@ def significant(test: TTest | None, sign: int, *, comparisons: int = 1,
         raise ValueError(f"sign must be +1 or -1, got sign={sign!r}")
     return test.p < alpha / max(int(comparisons), 1) and math.copysign(1.0, test.estimate) == sign \
         and test.estimate != 0
+
+
+def versus_reference(tests: Sequence[TTest]) -> tuple[str, list[int], list[int]]:
+    """A claim that a reference is best (lowest), tested by paired tests of candidate - reference:
+    ``(verdict, lower, higher)`` with the indices of the candidates significantly lower (Bonferroni
+    over all the tests: any one refutes) and significantly higher (each at ``ALPHA``: all must be
+    for ``confirmed``)."""
+    m = len(tests)
+    lower = [i for i, t in enumerate(tests) if significant(t, -1, comparisons=m)]
+    higher = [i for i, t in enumerate(tests) if significant(t, +1)]
+    return decide(refuted=bool(lower), confirmed=m > 0 and len(higher) == m), lower, higher
 
 
 def holm(pvalues: Sequence[float], alpha: float = ALPHA) -> list[bool]:

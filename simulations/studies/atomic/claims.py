@@ -9,7 +9,7 @@ level is divided by their number (Bonferroni).
 from __future__ import annotations
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, enough, significant, too_few
+from ...core.stats import TTest, significant, too_few, versus_reference
 from ...core.verdicts import ALPHA, COLLAPSED_U, MIN_REPLICATES, NEAR_FULL_U, decide
 from ...engines.training_summary import final_entry, paired_difference, present
 from .config import BASELINES
@@ -224,15 +224,12 @@ def density_target(res) -> Measurement:
     parts = [f"d={e['d']} {e['target']}: E exact {e['error_exact']:.4g}, adjusted "
              f"{e['error_adjusted']:.4g}, difference {t.relative(e['error_exact'])}"
              for e, t in zip(entries, ttests, strict=True)]
-    m = len(ttests)
-    lower = sorted({(e["d"], e["target"]) for e, t in zip(entries, ttests, strict=True)
-                    if significant(t, -1, comparisons=m)})
-    higher = sorted({(e["d"], e["target"]) for e, t in zip(entries, ttests, strict=True)
-                     if significant(t, +1)})
-    verdict = decide(refuted=bool(lower), confirmed=len(higher) == m)
-    few = "" if all(enough(t) for t in ttests) else too_few(t.n for t in ttests)
+    verdict, lo, hi = versus_reference(ttests)
+    lower = sorted({(entries[i]["d"], entries[i]["target"]) for i in lo})
+    higher = sorted({(entries[i]["d"], entries[i]["target"]) for i in hi})
     return Measurement("; ".join(parts) + f". Adjusted target significantly better at "
-                       f"{lower or 'none'}, significantly worse at {higher or 'none'}." + few,
+                       f"{lower or 'none'}, significantly worse at {higher or 'none'}."
+                       + too_few(t.n for t in ttests),
                        verdict,
                        {"adjusted_better": [list(x) for x in lower],
                         "adjusted_worse": [list(x) for x in higher],

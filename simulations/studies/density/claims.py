@@ -9,7 +9,7 @@ import numpy as np
 from theory.quantization import optimal_density_exponent
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, significant
+from ...core.stats import TTest, too_few, versus_reference
 from ...core.verdicts import ALPHA, MIN_REPLICATES, combine, decide
 
 FINITE_K_BIAS = 0.1  # the kNN exponent estimator's bias at the K of these runs (measured)
@@ -130,22 +130,18 @@ def random_codebook_optimum(res) -> Measurement:
              for r in rows for t in r.get("targets", [])]
     if not tests:
         return Measurement("no theory-scale rows in this run", "inconclusive")
-    m = len(tests)
-    better = [x for x in tests if significant(x[3], -1, comparisons=m)]
-    worse = [x for x in tests if significant(x[3], +1)]
-    verdict = decide(refuted=bool(better), confirmed=len(worse) == m)
+    verdict, lo, _ = versus_reference([x[3] for x in tests])
+    better = [tests[i] for i in lo]
     parts = [f"d={d}: {name} s2={s2:.3f}: E - E(matched) = {t.relative(t.b)}"
              for d, name, s2, t, _ in tests]
     curve = [f"d={r['d']}: grid argmin s2 = {r['best_scale2']:.3f}" for r in rows]
     wider = sorted({d for d, _, s2, _, _ in better if s2 > 1})
     narrower = sorted({d for d, _, s2, _, _ in better if s2 < 1})
-    few = min(t.n for *_, t, _ in tests) < MIN_REPLICATES
     return Measurement(
         f"K={rows[0]['n_codes']}: " + "; ".join(parts) + ". " + "; ".join(curve)
         + f". The matched codebook is significantly beaten by a wider one at d in {wider} and by "
-        f"a narrower one at d in {narrower}"
-        + (f". Fewer than {MIN_REPLICATES} replicates: no verdict" if few else ""),
-        "inconclusive" if few else verdict,
+        f"a narrower one at d in {narrower}." + too_few(t.n for *_, t, _ in tests),
+        verdict,
         {"dims_wider_better": wider, "dims_narrower_better": narrower})
 
 

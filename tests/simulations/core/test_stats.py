@@ -14,9 +14,11 @@ from simulations.core.stats import (
     one_sample_t,
     paired_t,
     significant,
+    single_draw_p,
+    versus_reference,
     z_score,
 )
-from simulations.core.verdicts import ALPHA, MIN_REPLICATES
+from simulations.core.verdicts import ALPHA, ALPHA_DISAGREE, MIN_REPLICATES, agrees
 
 
 def test_mean_ci_matches_t_interval_and_covers():
@@ -116,3 +118,32 @@ def test_z_score_and_slope():
     assert math.isclose(slope, -0.5, abs_tol=1e-12) and se < 1e-7
     with pytest.raises(ValueError):
         loglog_slope([1, 2], [1, 2])
+
+
+def test_versus_reference_any_lower_refutes_all_higher_confirm():
+    rng = np.random.default_rng(0)
+    higher = paired_t(rng.normal(1.0, 0.1, 8), np.zeros(8))
+    lower = paired_t(rng.normal(-1.0, 0.1, 8), np.zeros(8))
+    tie = paired_t(rng.normal(0.0, 1.0, 8), np.zeros(8))
+    assert versus_reference([higher, higher]) == ("confirmed", [], [0, 1])
+    assert versus_reference([higher, lower]) == ("refuted", [1], [0])
+    assert versus_reference([higher, tie])[0] == "inconclusive"
+    assert versus_reference([])[0] == "inconclusive"
+    few = paired_t([1.0, 1.1, 1.2], [0.0, 0.0, 0.0])  # below MIN_REPLICATES: decides nothing
+    assert versus_reference([few]) == ("inconclusive", [], [])
+
+
+def test_single_draw_p_is_the_prediction_interval_test():
+    v = np.array([1.0, 1.2, 0.9, 1.1, 1.05])
+    m, s, n = v.mean(), v.std(ddof=1), v.size
+    x = 1.6
+    expected = 2 * stats.t.sf(abs(x - m) / (s * np.sqrt(1 + 1 / n)), n - 1)
+    assert single_draw_p(x, m, s, n) == pytest.approx(expected, rel=1e-12)
+    assert single_draw_p(x, m, s, n, rounding=1.0) == 1.0  # within the printed rounding
+
+
+def test_agrees_bonferroni_between_alpha_disagree_and_alpha():
+    assert agrees([0.5, ALPHA]) == "confirmed"  # ALPHA / 2 <= every p
+    assert agrees([0.5, ALPHA / 3]) == "inconclusive"  # below ALPHA / 2, above ALPHA_DISAGREE
+    assert agrees([0.5, ALPHA_DISAGREE / 2]) == "refuted"
+    assert agrees(iter([])) == "inconclusive"
