@@ -81,11 +81,12 @@ def paired_values(final: list[dict], metric: str, a: dict, b: dict,
     return [ra[i] for i in common], [rb[i] for i in common]
 
 
-def paired_difference(rows: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
+def paired_difference(final: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
     """Paired Student t test (df = n - 1) of the final-step ``metric`` of runs matching ``a`` minus
-    those matching ``b``, paired by replicate (common random numbers). None when fewer than two
-    replicate pairs exist."""
-    xa, xb = paired_values(final_rows(rows), metric, a, b)
+    those matching ``b``, paired by replicate (common random numbers); ``final``: the runs' final
+    rows (:func:`final_rows`, computed once by the caller). None when fewer than two replicate
+    pairs exist."""
+    xa, xb = paired_values(final, metric, a, b)
     return paired_t(xa, xb) if len(xa) >= 2 else None
 
 

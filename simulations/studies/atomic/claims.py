@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, significant, too_few, versus_reference
 from ...core.verdicts import ALPHA, COLLAPSED_U, MIN_REPLICATES, NEAR_FULL_U, decide
-from ...engines.training_summary import final_entry, paired_difference, present
+from ...engines.training_summary import final_entry, final_rows, paired_difference, present
 from .config import BASELINES
 
 LARGE_SHIFT = 3.0  # "large" mean shifts (the authors' baselines have collapsed by mu = 3)
@@ -23,8 +23,9 @@ _TEST = (f"paired t test over replicates (df = n - 1), significant at p < {ALPHA
          f"{MIN_REPLICATES} pairs")
 
 
-def _shift_rows(res) -> list[dict]:
-    return [r for r in res.rows if r.get("part") == "shift"]
+def _final_shift_rows(res) -> list[dict]:
+    """The final rows of the shift part's runs (what the paired tests compare)."""
+    return final_rows([r for r in res.rows if r.get("part") == "shift"])
 
 
 
@@ -46,6 +47,7 @@ def wasserstein_utilization(res) -> Measurement:
     if not present(res.summary, ("wasserstein",)) or not collapsers:
         return Measurement("wasserstein, vanilla or ema not in this run", "inconclusive")
     parts, w_low, bad_collapse, good_collapse, tests = [], [], [], [], []
+    final = _final_shift_rows(res)
     for source in sources:
         mus = sorted(e["mu"] for e in res.summary["final"]
                      if e["quantizer"] == "wasserstein" and e["source"] == source)
@@ -60,7 +62,7 @@ def wasserstein_utilization(res) -> Measurement:
             if large:
                 good_collapse.append(max(us[m] for m in large) < COLLAPSED_U)
                 bad_collapse.append(us[max(mus)] > NOT_COLLAPSED_U)
-                t = paired_difference(_shift_rows(res), "utilization",
+                t = paired_difference(final, "utilization",
                                       {"quantizer": "wasserstein", "source": source,
                                        "mu": max(mus)},
                                       {"quantizer": q, "source": source, "mu": max(mus)})
@@ -90,7 +92,7 @@ def wasserstein_utilization(res) -> Measurement:
     study="atomic",
 )
 def wasserstein_error(res) -> Measurement:
-    rows = _shift_rows(res)
+    rows = _final_shift_rows(res)
     base = present(res.summary, BASELINES)
     if not present(res.summary, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
@@ -133,7 +135,7 @@ def wasserstein_error(res) -> Measurement:
     study="atomic",
 )
 def alignment(res) -> Measurement:
-    rows = _shift_rows(res)
+    rows = _final_shift_rows(res)
     base = present(res.summary, BASELINES)
     if not present(res.summary, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
@@ -174,7 +176,7 @@ def alignment(res) -> Measurement:
     study="atomic",
 )
 def online_anchor(res) -> Measurement:
-    rows = _shift_rows(res)
+    rows = _final_shift_rows(res)
     if len(present(res.summary, ("online", "online_farthest"))) < 2:
         return Measurement("online and online_farthest are not both in this run", "inconclusive")
     parts, tests = [], []

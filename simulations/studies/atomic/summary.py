@@ -26,10 +26,10 @@ def _authors_table(table: list[dict]) -> list[dict]:
 
 def _density_summary(rows: list[dict]) -> list[dict]:
     """Paired E difference of each adjusted target against exact matching, per d."""
-    out = []
+    out, final = [], final_rows(rows)
     for d in sorted({r["d"] for r in rows}):
         for target in DENSITY_VARIANTS[1:]:
-            diff = paired_difference(rows, "error", {"quantizer": target, "d": d},
+            diff = paired_difference(final, "error", {"quantizer": target, "d": d},
                                      {"quantizer": "wasserstein", "d": d})
             if diff is None:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, significant, too_few
 from ...core.verdicts import ALPHA, MIN_REPLICATES, combine, decide
-from ...engines.training_summary import final_entry, paired_difference, present
+from ...engines.training_summary import final_entry, final_rows, paired_difference, present
 from .config import NONPARAMETRIC
 
 FIX_U = 0.9  # a non-parametric loss "fixes" bimodality if it keeps at least this utilization
@@ -21,8 +21,8 @@ def _bimodal_extremes(res) -> tuple[float, float] | None:
     return (zs[0], zs[-1]) if len(zs) >= 2 else None
 
 
-def _compare(res, a: str, b: str, source: str, mu: float, metric: str) -> TTest | None:
-    return paired_difference(res.rows, metric, {"quantizer": a, "source": source, "mu": mu},
+def _compare(final, a: str, b: str, source: str, mu: float, metric: str) -> TTest | None:
+    return paired_difference(final, metric, {"quantizer": a, "source": source, "mu": mu},
                              {"quantizer": b, "source": source, "mu": mu})
 
 
@@ -46,9 +46,10 @@ def bimodal_moment_matching(res) -> Measurement:
     z0, z1 = ends
     w0, w1 = (final_entry(res.summary, "wasserstein", "bimodal", z) for z in (z0, z1))
     m1 = final_entry(res.summary, "mmd", "bimodal", z1)
-    de = _compare(res, "wasserstein", "mmd", "bimodal", z1, "error")
-    du = _compare(res, "mmd", "wasserstein", "bimodal", z1, "utilization")
-    dw = paired_difference(res.rows, "utilization",
+    final = final_rows(res.rows)
+    de = _compare(final, "wasserstein", "mmd", "bimodal", z1, "error")
+    du = _compare(final, "mmd", "wasserstein", "bimodal", z1, "utilization")
+    dw = paired_difference(final, "utilization",
                            {"quantizer": "wasserstein", "source": "bimodal", "mu": z0},
                            {"quantizer": "wasserstein", "source": "bimodal", "mu": z1})
     if de is None or du is None or dw is None:
@@ -82,11 +83,11 @@ def nonparametric_fix(res) -> Measurement:
     if ends is None or not losses or not present(res.summary, ("wasserstein",)):
         return Measurement("needs wasserstein and mmd or sliced on two separations",
                            "inconclusive")
-    z1 = ends[1]
+    z1, final = ends[1], final_rows(res.rows)
     fixes, worse, parts, tests = [], [], [], []
     for n in losses:
         e = final_entry(res.summary, n, "bimodal", z1)
-        de = _compare(res, "wasserstein", n, "bimodal", z1, "error")
+        de = _compare(final, "wasserstein", n, "bimodal", z1, "error")
         if de is None:
             continue
         tests.append(de)
@@ -120,10 +121,10 @@ def heavy_tails(res) -> Measurement:
     losses = present(res.summary, NONPARAMETRIC)
     if not shifts or not losses or not present(res.summary, ("wasserstein",)):
         return Measurement("no Student-t runs of wasserstein and mmd / sliced", "inconclusive")
-    verdicts, parts, details, tests = [], [], {}, []
+    verdicts, parts, details, tests, final = [], [], {}, [], final_rows(res.rows)
     for m in shifts:
         w = final_entry(res.summary, "wasserstein", "student_t", m)
-        diffs = {n: _compare(res, "wasserstein", n, "student_t", m, "error") for n in losses}
+        diffs = {n: _compare(final, "wasserstein", n, "student_t", m, "error") for n in losses}
         diffs = {n: d for n, d in diffs.items() if d is not None}
         if not diffs:
             continue

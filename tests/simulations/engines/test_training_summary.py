@@ -10,11 +10,12 @@ def test_paired_difference_pairs_by_replicate():
              "error": base + r + (0.1 * r if q == "a" else 0.0)}
             for q, base in (("a", 2.0), ("b", 1.0)) for r in range(4)]
     rows += [dict(r, step=0, error=99.0) for r in rows]  # earlier steps are ignored
-    diff = ts.paired_difference(rows, "error", {"quantizer": "a"}, {"quantizer": "b"})
+    final = ts.final_rows(rows)  # earlier steps are ignored
+    diff = ts.paired_difference(final, "error", {"quantizer": "a"}, {"quantizer": "b"})
     assert diff.estimate == pytest.approx(1.15)
     assert diff.n == 4 and diff.df == 3 and diff.t > 5 and diff.p < 0.01
     assert diff.a == pytest.approx(3.65) and diff.b == pytest.approx(2.5)
-    assert ts.paired_difference(rows[:1], "error", {"quantizer": "a"}, {"quantizer": "b"}) is None
+    assert ts.paired_difference(final[:1], "error", {"quantizer": "a"}, {"quantizer": "b"}) is None
 
 
 def test_final_table_takes_the_last_step_and_intervals():
