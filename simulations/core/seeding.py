@@ -32,7 +32,8 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
     raise TypeError(f"seed must be an int, numpy Generator, SeedSequence or None, got {seed!r}")
 
 
-def _sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
+def as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
+    """``seed`` as a SeedSequence (passed through when it is one)."""
     return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
@@ -42,7 +43,7 @@ def child(seed: int | np.random.SeedSequence | None, *path: int) -> np.random.Se
     For a fresh ``SeedSequence`` s, ``child(s, i)`` equals ``s.spawn(n)[i]`` for every n > i
     (``spawn`` itself is stateful: a parent shared by two callers hands them different children).
     """
-    ss = _sequence(seed)
+    ss = as_seed_sequence(seed)
     return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, *map(int, path)),
                                   pool_size=ss.pool_size)
 
@@ -72,7 +73,7 @@ def spawn_seeds(seed: int | np.random.SeedSequence | None, n: int) -> list[np.ra
     """Independent child seeds ``child(seed, 0..n-1)`` for ``n`` replicates."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got n={n}")
-    ss = _sequence(seed)
+    ss = as_seed_sequence(seed)
     return [child(ss, i) for i in range(n)]
 
 
@@ -83,4 +84,4 @@ def spawn_generators(seed: int | np.random.SeedSequence | None, n: int) -> list[
 
 def torch_seed(seed: int | np.random.SeedSequence | None) -> int:
     """A 63-bit integer seed for ``torch.manual_seed`` / ``torch.Generator`` derived from ``seed``."""
-    return int(_sequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return int(as_seed_sequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1))

@@ -82,10 +82,7 @@ class TrainSettings:
     eval_samples: int = 200_000
 
     def __post_init__(self):
-        for name in ("n_codes", "dim", "steps", "batch_size", "eval_every", "eval_samples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        check_positive_ints(self, "n_codes", "dim", "steps", "batch_size", "eval_every", "eval_samples")
         if self.n_codes < 2:
             raise ValueError(f"n_codes must be >= 2, got n_codes={self.n_codes}")
         if self.batch_size < 2 or self.eval_samples < 2:
@@ -103,6 +100,15 @@ def check_labels(labels: Iterable[str], known: Iterable[str], name: str) -> None
         raise ValueError(f"{name} must be drawn from {known}, got unknown {bad}")
     if len(set(labels)) != len(labels):
         raise ValueError(f"{name} must not repeat entries, got {labels}")
+
+
+def check_positive_ints(obj, *names: str) -> None:
+    """ValueError naming the first of the attributes ``names`` of ``obj`` that is not a positive
+    integer (bools refused)."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
 
 
 def check_shifts(shifts: Iterable[float], name: str) -> None:

@@ -2,6 +2,6 @@
 mixtures) and random SPD pairs. Every sampler takes ``seed: int | Generator | None``."""
 
 from .laws import SOURCE_NAMES, Source, make_source
-from .spd import random_pair, random_spd
+from .spd import haar_rotation, random_pair, random_spd
 
-__all__ = ["SOURCE_NAMES", "Source", "make_source", "random_pair", "random_spd"]
+__all__ = ["SOURCE_NAMES", "Source", "haar_rotation", "make_source", "random_pair", "random_spd"]

@@ -8,10 +8,15 @@ import math
 import numpy as np
 
 
+def haar_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
+    """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
 def random_spd(rng: np.random.Generator, d: int, cond: float = 100.0) -> np.ndarray:
     """A random SPD matrix: Haar rotation, eigenvalues log-uniform with the given condition."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    q = q * np.sign(np.diag(r))
+    q = haar_rotation(rng, d)
     eig = np.exp(rng.uniform(0.0, math.log(cond), size=d)) / math.sqrt(cond)
     return (q * eig) @ q.T
 

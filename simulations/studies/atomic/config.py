@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...engines.training import TrainSettings, check_labels, check_shifts
+from ...engines.training import TrainSettings, check_labels, check_positive_ints, check_shifts
 
 ATOMIC_VARIANTS = ("vanilla", "ema", "online", "online_farthest", "linear", "wasserstein", "mmd",
                    "sliced", "density_wasserstein")
@@ -65,10 +65,7 @@ class AtomicConfig:
         check_labels(self.quantizers, ATOMIC_VARIANTS, "quantizers")
         check_labels(self.sources, ATOMIC_SOURCES, "sources")
         check_shifts(self.shifts, "shifts")
-        for name in ("replicates", "density_replicates"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        check_positive_ints(self, "replicates", "density_replicates")
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
                    for d in self.density_dims):
             raise ValueError(f"density_dims must be positive integers, got "

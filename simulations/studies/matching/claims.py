@@ -202,11 +202,10 @@ def appf_tests(summary: dict, criterion: str, grid_only: bool = True) -> list[di
     return out
 
 
-def appf_violations(summary: dict, criterion: str, grid_only: bool = True) -> list[dict]:
-    """The comparisons where a mismatched codebook significantly beats the matched one: Holm's
-    procedure over the family (family-wise level ALPHA), effect in the matched codebook's favour
-    excluded."""
-    tests = appf_tests(summary, criterion, grid_only)
+def appf_violations(tests: list[dict]) -> list[dict]:
+    """Of a family of :func:`appf_tests`, the comparisons where a mismatched codebook significantly
+    beats the matched one: Holm's procedure over the family (family-wise level ALPHA), effect in
+    the matched codebook's favour excluded."""
     rejected = holm([t["p"] for t in tests])
     return [t for t, r in zip(tests, rejected, strict=True) if r and t["advantage"] > 0]
 
@@ -219,10 +218,10 @@ def _describe(vs: list[dict]) -> str:
                      for v in vs[:8]) + (f"; ... {len(vs) - 8} more" if len(vs) > 8 else "")
 
 
-def _headline(s: dict, criterion: str) -> str:
+def _headline(s: dict, grid_tests: list[dict]) -> str:
     """The paper's-grid comparison theory singles out: s = 2 against s = 1 on Gaussian features
     at the smallest d of the sweep (K at its default), with its interval."""
-    tests = [t for t in appf_tests(s, criterion) if t["family"] == "gaussian"
+    tests = [t for t in grid_tests if t["family"] == "gaussian"
              and t["kind"] == "scale" and t["value"] == 2.0
              and t["n_codes"] == s["defaults"]["n_codes"]
              and t["n_features"] == s["defaults"]["n_features"]]
@@ -239,14 +238,15 @@ def _appf_claim(res, criterion: str, word: str) -> Measurement:
     if (m := _missing(res, "appf")) is not None:
         return m
     s = res.summary["appf"]
-    grid = appf_violations(s, criterion, grid_only=True)
-    off = [v for v in appf_violations(s, criterion, grid_only=False) if not v["paper_grid"]]
-    n_tests = len(appf_tests(s, criterion))
-    reps = min((t["n"] for t in appf_tests(s, criterion)), default=0)
+    grid_tests = appf_tests(s, criterion)
+    grid = appf_violations(grid_tests)
+    off = [v for v in appf_violations(appf_tests(s, criterion, grid_only=False))
+           if not v["paper_grid"]]
+    n_tests, reps = len(grid_tests), min((t["n"] for t in grid_tests), default=0)
     n_points = len(s["points"])
     best_not_matched = sum(1 for p in s["points"]
                            if p["best"][criterion] != (0.0 if p["kind"] == "shift" else 1.0))
-    text = ((_headline(s, criterion) if criterion == "error_mse" else "")
+    text = ((_headline(s, grid_tests) if criterion == "error_mse" else "")
             + f"{n_points} (family, sweep kind, K, d, N) points, {reps} paired replicates each: "
             f"on the paper's grid the matched codebook is significantly beaten on {word} at "
             f"{len(grid)} of {n_tests} comparisons (Holm, family-wise {ALPHA})"

@@ -83,12 +83,15 @@ class AppFConfig:
             raise ValueError("shifts must contain 0.0 and scales 1.0 (the matched codebook), got "
                              f"shifts={self.shifts!r}, scales={self.scales!r}")
 
+    def sweeps(self) -> dict[str, list[tuple[int, int, int]]]:
+        """The (K, d, N) points of each sweep: K, d and N varied one at a time from the default."""
+        return {"K": [(k, self.d, self.n_features) for k in self.codes_sweep],
+                "d": [(self.n_codes, d, self.n_features) for d in self.dims_sweep],
+                "N": [(self.n_codes, self.d, n) for n in self.features_sweep]}
+
     def points(self) -> list[tuple[int, int, int]]:
         """Distinct (K, d, N) of the three sweeps (the default point is shared)."""
-        pts = [(k, self.d, self.n_features) for k in self.codes_sweep]
-        pts += [(self.n_codes, d, self.n_features) for d in self.dims_sweep]
-        pts += [(self.n_codes, self.d, n) for n in self.features_sweep]
-        return list(dict.fromkeys(pts))
+        return list(dict.fromkeys(p for pts in self.sweeps().values() for p in pts))
 
 
 @dataclass(frozen=True)

@@ -124,12 +124,6 @@ def summarize_fig3(cfg, rows: list[dict]) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 
-def _sweeps(cfg) -> dict[str, list[tuple[int, int, int]]]:
-    return {"K": [(k, cfg.d, cfg.n_features) for k in cfg.codes_sweep],
-            "d": [(cfg.n_codes, d, cfg.n_features) for d in cfg.dims_sweep],
-            "N": [(cfg.n_codes, cfg.d, n) for n in cfg.features_sweep]}
-
-
 def summarize_appf(cfg, rows: list[dict]) -> dict:
     points = []
     for (family, kind, k, d, n), g in sorted(_group(rows, "family", "kind", "n_codes", "d",
@@ -158,7 +152,7 @@ def summarize_appf(cfg, rows: list[dict]) -> dict:
                 best[f"{c}{'' if grid_only else '_all'}"] = pick["value"]
         points.append({"family": family, "kind": kind, "n_codes": k, "d": d, "n_features": n,
                        "values": values, "best": best})
-    sweeps = {axis: [list(p) for p in pts] for axis, pts in _sweeps(cfg).items()}
+    sweeps = {axis: [list(p) for p in pts] for axis, pts in cfg.sweeps().items()}
     return {"points": points, "sweeps": sweeps,
             "defaults": {"n_codes": cfg.n_codes, "d": cfg.d, "n_features": cfg.n_features}}
 

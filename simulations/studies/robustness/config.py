@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...engines.training import TrainSettings, check_labels, check_shifts
+from ...engines.training import TrainSettings, check_labels, check_positive_ints, check_shifts
 
 ROBUSTNESS_VARIANTS = ("vanilla", "wasserstein", "density_wasserstein", "mmd", "sliced")
 NONPARAMETRIC = ("mmd", "sliced")
@@ -25,10 +25,7 @@ class RobustnessConfig:
         check_shifts(self.separations, "separations")
         if self.student_t_shifts:
             check_shifts(self.student_t_shifts, "student_t_shifts")
-        if isinstance(self.replicates, bool) or not isinstance(self.replicates, int) \
-                or self.replicates < 1:
-            raise ValueError(f"replicates must be a positive integer, got "
-                             f"replicates={self.replicates!r}")
+        check_positive_ints(self, "replicates")
         if not isinstance(self.train, TrainSettings):
             raise TypeError(f"train must be a TrainSettings, got {self.train!r}")
 

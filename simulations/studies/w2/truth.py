@@ -42,8 +42,8 @@ import numpy as np
 
 from theory import gaussian_w2
 
-from ...core.seeding import SeedLike, as_generator, child_generator
-from ...sources import make_source, random_pair, random_spd
+from ...core.seeding import SeedLike, as_generator, as_seed_sequence, child_generator
+from ...sources import haar_rotation, make_source, random_pair, random_spd
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,6 @@ def quantile_w2sq(a: Affine1D, b: Affine1D) -> tuple[float, float]:
         warnings.warn(f"quantile quadrature did not converge: W2^2 = {total:.6g} +- {err:.2g}",
                       RuntimeWarning, stacklevel=2)
     return total, err
-
-
-def haar_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
-    """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix, signs fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
 
 
 def default_scales(d: int) -> np.ndarray:
@@ -242,7 +236,7 @@ def make_pair(label: str, d: int, seed, *, shift: float, bimodal_z: float,
               sliced_truth_directions: int) -> Pair:
     """The pair ``label`` in dimension d (random parts drawn from ``child(seed, 0)`` and the sliced
     truth's directions from ``child(seed, 1)``; cached, since every replicate of a cell asks)."""
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = as_seed_sequence(seed)
     return _make_pair(label, d, ss.entropy, tuple(ss.spawn_key), float(shift), float(bimodal_z),
                       int(sliced_truth_directions))
 
