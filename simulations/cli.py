@@ -306,12 +306,12 @@ def cmd_vqvae(args) -> int:
     from dataclasses import replace
 
     from .studies.vqvae.plan import format_plan, plan_runs
-    from .vqvae.data import make_datasets
+    from .vqvae.data import check_dataset
 
     study = STUDIES["vqvae"]
     cfg = vqvae_config(args, study)
-    for ds in cfg.datasets:  # a missing, empty or corrupt data path: one line, before any run
-        make_datasets(replace(cfg.base(), dataset=ds))
+    for ds in cfg.datasets:  # a missing or empty data path: one line, before any run
+        check_dataset(replace(cfg.base(), dataset=ds))
     if args.dry_run:
         entries = plan_runs(cfg, args.out, args.seed, study.version, threads=args.threads)
         print(format_plan(entries, jobs=args.jobs))

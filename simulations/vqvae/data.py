@@ -39,7 +39,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-__all__ = ["BUILTIN_HELDOUT", "BUILTIN_TRAIN", "DATASETS", "Loaders", "builtin_patches", "make_loaders"]
+__all__ = ["BUILTIN_HELDOUT", "BUILTIN_TRAIN", "DATASETS", "Loaders", "builtin_patches", "check_dataset",
+           "make_loaders"]
 
 DATASETS = ("builtin", "cifar10", "svhn", "folder")
 BUILTIN_TRAIN = ("astronaut", "hubble_deep_field", "ihc", "motorcycle_left", "motorcycle_right", "retina",
@@ -230,18 +231,37 @@ def _download_with_torchvision(dataset: str, root: Path) -> None:
             tvd.SVHN(str(root), split=split, download=True)
 
 
+_CIFAR_EXPECTED = "a folder holding cifar-10-batches-py/ (data_batch_1..5, test_batch; pass download=True)"
+_SVHN_EXPECTED = "a folder holding train_32x32.mat and test_32x32.mat (pass download=True)"
+
+
+def _cifar10_files(root) -> dict[str, list[Path]]:
+    """The CIFAR-10 batch files under ``root`` by split; ValueError if one is missing."""
+    base = _check_dir(root, "cifar10", _CIFAR_EXPECTED) / "cifar-10-batches-py"
+    files = {"train": [base / f"data_batch_{i}" for i in range(1, 6)], "heldout": [base / "test_batch"]}
+    for path in files["train"] + files["heldout"]:
+        if not path.is_file():
+            raise ValueError(f"CIFAR-10 file {str(path)!r} is missing; expected {_CIFAR_EXPECTED}")
+    return files
+
+
+def _svhn_files(root) -> list[Path]:
+    """The SVHN train and test files under ``root``; ValueError if one is missing."""
+    base = _check_dir(root, "svhn", _SVHN_EXPECTED)
+    files = [base / "train_32x32.mat", base / "test_32x32.mat"]
+    for path in files:
+        if not path.is_file():
+            raise ValueError(f"SVHN file {str(path)!r} is missing; expected {_SVHN_EXPECTED}")
+    return files
+
+
 def _cifar10(root, download: bool) -> tuple[np.ndarray, np.ndarray]:
-    expected = "a folder holding cifar-10-batches-py/ (data_batch_1..5, test_batch; pass download=True)"
     if download:
         _download_with_torchvision("cifar10", Path(root if root is not None else "data").expanduser())
-    base = _check_dir(root, "cifar10", expected) / "cifar-10-batches-py"
-    files = {"train": [base / f"data_batch_{i}" for i in range(1, 6)], "heldout": [base / "test_batch"]}
     out = {}
-    for split, paths in files.items():
+    for split, paths in _cifar10_files(root).items():
         parts = []
         for path in paths:
-            if not path.is_file():
-                raise ValueError(f"CIFAR-10 file {str(path)!r} is missing; expected {expected}")
             try:
                 with open(path, "rb") as fh:
                     data = pickle.load(fh, encoding="bytes")[b"data"]
@@ -256,15 +276,10 @@ def _cifar10(root, download: bool) -> tuple[np.ndarray, np.ndarray]:
 def _svhn(root, download: bool) -> tuple[np.ndarray, np.ndarray]:
     from scipy.io import loadmat
 
-    expected = "a folder holding train_32x32.mat and test_32x32.mat (pass download=True)"
     if download:
         _download_with_torchvision("svhn", Path(root if root is not None else "data").expanduser())
-    base = _check_dir(root, "svhn", expected)
     out = []
-    for name in ("train_32x32.mat", "test_32x32.mat"):
-        path = base / name
-        if not path.is_file():
-            raise ValueError(f"SVHN file {str(path)!r} is missing; expected {expected}")
+    for path in _svhn_files(root):
         try:
             x = np.asarray(loadmat(path)["X"], dtype=np.uint8)  # (32, 32, 3, N)
         except Exception as err:
@@ -354,28 +369,47 @@ class Loaders:
     description: str
 
 
+def _check_resolution(name: str, res: int) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got dataset={name!r}")
+    if name == "builtin" and res != 32:
+        raise ValueError(f"dataset 'builtin' gives 32x32 patches, got resolution={res}")
+    if name in ("cifar10", "svhn") and res != 32:
+        raise ValueError(f"dataset {name!r} has 32x32 images, got resolution={res}")
+
+
+def check_dataset(config) -> None:
+    """The cheap checks of ``config``'s data before any run starts (one clear ValueError): the
+    dataset name and resolution, the folder, the expected files (without reading them unless the
+    folder layout needs it: a folder dataset's image list and first images). With
+    ``download=True`` the files are fetched when the run loads them."""
+    name = config.dataset
+    _check_resolution(name, config.resolution)
+    if name == "cifar10" and not config.download:
+        _cifar10_files(config.data_root)
+    elif name == "svhn" and not config.download:
+        _svhn_files(config.data_root)
+    elif name == "folder":
+        _folder_files(config.data_root, config.heldout_every)
+
+
 def make_datasets(config) -> tuple[Dataset, Dataset, str]:
     """(train, held-out, description) for ``config.dataset``; errors are one clear ValueError."""
     name, res = config.dataset, config.resolution
+    _check_resolution(name, res)
     if name == "builtin":
-        if res != 32:
-            raise ValueError(f"dataset 'builtin' gives 32x32 patches, got resolution={res}")
         (tr, tr_src), (ho, ho_src) = builtin_patches("train"), builtin_patches("heldout")
         desc = (f"builtin: {len(tr)} train patches from {len(set(tr_src))} images, {len(ho)} held-out "
                 f"patches from {', '.join(BUILTIN_HELDOUT)} and {len(set(ho_src)) - len(BUILTIN_HELDOUT)} "
                 f"LFW images")
         return ArrayImages(tr), ArrayImages(ho), desc
     if name in ("cifar10", "svhn"):
-        if res != 32:
-            raise ValueError(f"dataset {name!r} has 32x32 images, got resolution={res}")
         tr, ho = (_cifar10 if name == "cifar10" else _svhn)(config.data_root, config.download)
         return (ArrayImages(tr), ArrayImages(ho),
                 f"{name}: {len(tr)} train, {len(ho)} test images from {config.data_root}")
-    if name == "folder":
-        tr, ho = _folder_files(config.data_root, config.heldout_every)
-        return (FolderImages(tr, res, True, config.seed), FolderImages(ho, res, False, config.seed),
-                f"folder: {len(tr)} train, {len(ho)} held-out images from {config.data_root}")
-    raise ValueError(f"dataset must be one of {DATASETS}, got dataset={name!r}")
+    tr, ho = _folder_files(config.data_root, config.heldout_every)
+    return (FolderImages(tr, res, True, config.seed), FolderImages(ho, res, False, config.seed),
+            f"folder: {len(tr)} train, {len(ho)} held-out images from {config.data_root}")
 
 
 def make_loaders(config, *, start_step: int = 0, rank: int = 0, world_size: int = 1) -> Loaders:

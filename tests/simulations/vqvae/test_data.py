@@ -187,3 +187,22 @@ def test_wrong_resolution_for_fixed_size_sources(tmp_path):
     loaders = make_loaders(TrainConfig(dataset="folder", data_root=str(tmp_path), resolution=64,
                                        heldout_every=2, batch_size=2, steps=1))
     assert next(iter(loaders.train)).shape == (2, 3, 64, 64)
+
+
+def test_check_dataset_checks_the_layout_without_reading_the_files(tmp_path):
+    """The CLI's check before any run: names a missing file, but does not load the data (a
+    corrupt batch is found when a run reads it)."""
+    from simulations.vqvae.data import check_dataset, make_datasets
+
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir()
+    cfg = TrainConfig(dataset="cifar10", data_root=str(tmp_path))
+    with pytest.raises(ValueError, match=r"data_batch_1' is missing"):
+        check_dataset(cfg)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (base / name).write_bytes(b"not a pickle")
+    check_dataset(cfg)  # the layout is right
+    with pytest.raises(ValueError, match=r"data_batch_1' is corrupt"):
+        make_datasets(cfg)
+    with pytest.raises(ValueError, match="resolution=64"):
+        check_dataset(TrainConfig(dataset="builtin", resolution=64))
