@@ -37,6 +37,11 @@ FULL_U = 0.99
 """Utilization that counts as full in the N -> infinity limit of a static codebook (Theorem 1)."""
 
 
+PAIRED_TEST = (f"paired t test over replicates (df = n - 1), significant at p < {ALPHA} with at "
+               f"least {MIN_REPLICATES} pairs")
+"""How a claim's ``expected`` text names the replicate comparison it decides with."""
+
+
 def within(value: float, *, confirm_below: float, refute_above: float) -> Verdict:
     """``confirmed`` if value <= confirm_below, ``refuted`` if value > refute_above, else
     ``inconclusive`` (the grey zone between the two thresholds)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, significant, too_few, versus_reference
-from ...core.verdicts import ALPHA, COLLAPSED_U, MIN_REPLICATES, NEAR_FULL_U, decide
+from ...core.verdicts import COLLAPSED_U, NEAR_FULL_U, PAIRED_TEST, decide
 from ...engines.training_summary import final_entry, final_rows, paired_difference, present
 from .config import BASELINES
 
@@ -19,8 +19,6 @@ NOT_COLLAPSED_U = 0.5  # a baseline above this at the largest shift contradicts 
 W_FAILS_U = 0.8  # Wasserstein below this at some shift contradicts "near-full"
 ERROR_DRIFT = 0.10  # Wasserstein's E at the largest shift within this fraction of its mu = 0 value
 
-_TEST = (f"paired t test over replicates (df = n - 1), significant at p < {ALPHA} with at least "
-         f"{MIN_REPLICATES} pairs")
 
 
 def _final_shift_rows(res) -> list[dict]:
@@ -86,7 +84,7 @@ def wasserstein_utilization(res) -> Measurement:
     statement="Wasserstein VQ attains a lower quantization error than Vanilla, EMA, Online and "
               "Linear VQ at large mean shifts, and its error stays near the matched (mu = 0) value",
     expected=f"E(baseline) - E(Wasserstein) > 0 for every baseline at every shift >= "
-             f"{LARGE_SHIFT:g} ({_TEST}), and E(Wasserstein) at the largest shift within "
+             f"{LARGE_SHIFT:g} ({PAIRED_TEST}), and E(Wasserstein) at the largest shift within "
              f"{ERROR_DRIFT:.0%} of its mu = 0 value (authors: 0.987 -> 1.040); refuted if some "
              "baseline is significantly lower (level divided by the number of comparisons)",
     study="atomic",
@@ -129,7 +127,7 @@ def wasserstein_error(res) -> Measurement:
     source="paper Section 4 / v1 App. H ('existing methods do not align: L_W larger for mu >= 1')",
     statement="Only Wasserstein VQ aligns the codebook with the features: the baselines' final W2 "
               "to the feature Gaussian is larger for every shift mu >= 1",
-    expected=f"W2(baseline) - W2(Wasserstein) > 0 for every baseline at every shift >= 1 ({_TEST}); "
+    expected=f"W2(baseline) - W2(Wasserstein) > 0 for every baseline at every shift >= 1 ({PAIRED_TEST}); "
              "refuted if some baseline is significantly closer (Bonferroni) (authors: Wasserstein "
              "0.018, Online 0.5-2.2, Vanilla/EMA ~2.8 mu)",
     study="atomic",
@@ -170,7 +168,7 @@ def alignment(res) -> Measurement:
            "CVQ-VAE and the authors' own simulation use the nearest",
     statement="Re-anchoring dead codes to the farthest feature instead of the nearest handicaps "
               "the Online VQ baseline",
-    expected=f"at the largest shift, E(farthest) - E(nearest) > 0 ({_TEST}); the report also says "
+    expected=f"at the largest shift, E(farthest) - E(nearest) > 0 ({PAIRED_TEST}); the report also says "
              "how far the nearest-anchor Online VQ stays from Wasserstein VQ (authors, nearest: "
              "U 23%, E 1.405 at mu = 8)",
     study="atomic",
@@ -213,7 +211,7 @@ def online_anchor(res) -> Measurement:
               "quantization error; a density-adjusted target does not improve on it",
     expected="classical high-resolution theory: the target f^(d/(d+2)) (variance (d+2)/d for "
              f"N(0, I)) lowers E, most at small d; refuted if an adjusted target's paired E is "
-             f"lower at some d ({_TEST}, level divided by the number of comparisons); confirmed "
+             f"lower at some d ({PAIRED_TEST}, level divided by the number of comparisons); confirmed "
              "if every adjusted target is significantly worse",
     study="atomic",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, significant, too_few
-from ...core.verdicts import ALPHA, MIN_REPLICATES, combine, decide
+from ...core.verdicts import MIN_REPLICATES, PAIRED_TEST, combine, decide
 from ...engines.training_summary import final_entry, final_rows, paired_difference, present
 from .config import NONPARAMETRIC
 
@@ -12,8 +12,6 @@ FIX_U = 0.9  # a non-parametric loss "fixes" bimodality if it keeps at least thi
 HEAVY_GAIN = 0.02  # the least relative E gain of MMD / sliced on Student-t features that counts
 HEAVY_TIE = 0.01  # below this relative gain Wasserstein is as good
 
-_TEST = (f"paired t test over replicates (df = n - 1), significant at p < {ALPHA} with at least "
-         f"{MIN_REPLICATES} pairs")
 
 
 def _bimodal_extremes(res) -> tuple[float, float] | None:
@@ -35,7 +33,7 @@ def _compare(final, a: str, b: str, source: str, mu: float, metric: str) -> TTes
               "separation grows, while MMD VQ keeps a lower quantization error and a higher "
               "utilization",
     expected=f"at the largest separation: E(Wasserstein) - E(MMD) > 0 and U(MMD) - U(Wasserstein) "
-             f"> 0, and Wasserstein's U lower than at z = 0 ({_TEST}); refuted if MMD is "
+             f"> 0, and Wasserstein's U lower than at z = 0 ({PAIRED_TEST}); refuted if MMD is "
              "significantly worse in E or U",
     study="robustness",
 )
@@ -73,7 +71,7 @@ def bimodal_moment_matching(res) -> Measurement:
     statement="A non-parametric matching loss (MMD or sliced W2) removes the Gaussian-assumption "
               "limitation on bimodal features",
     expected=f"at the largest separation, MMD or sliced W2 has U >= {FIX_U} and an E lower than "
-             f"Wasserstein VQ's ({_TEST}); refuted if every such loss is significantly worse; the "
+             f"Wasserstein VQ's ({PAIRED_TEST}); refuted if every such loss is significantly worse; the "
              "report names which loss does",
     study="robustness",
 )
@@ -111,7 +109,7 @@ def nonparametric_fix(res) -> Measurement:
     statement="Gaussian moment matching is limited on non-Gaussian features: on heavy-tailed "
               "(Student-t, 3 degrees of freedom) features Wasserstein VQ is beaten by a "
               "non-parametric matching loss",
-    expected=f"E(Wasserstein) - E(best of MMD / sliced) > 0 ({_TEST}) and by more than "
+    expected=f"E(Wasserstein) - E(best of MMD / sliced) > 0 ({PAIRED_TEST}) and by more than "
              f"{HEAVY_GAIN:.0%} of E; refuted if Wasserstein is as good or better (not significantly"
              f" worse, or by less than {HEAVY_TIE:.0%}) while keeping U >= {FIX_U}",
     study="robustness",
