@@ -4,7 +4,7 @@ Same float32 data (standard Gaussian, fixed seed), same initial centres (distinc
 same machine, one run. Prints medians over ``--repeats`` interleaved repeats and the ratios
 ours/other (< 1 means we are faster), plus the distortion each fit reaches.
 
-(a) One Lloyd iteration (assignment + update, as run inside :func:`simulations.engines.kmeans.kmeans`)
+(a) One Lloyd iteration (assignment + update, as run inside :func:`vqmatch.simulations.engines.kmeans.kmeans`)
     against faiss' exact search alone (``IndexFlatL2``, k=1): the assignment is a lower bound.
 (b) A whole fit of ``--iters`` iterations with ``tol=0``: ours against ``faiss.Kmeans`` and
     scikit-learn's ``KMeans(algorithm="lloyd")``. Ours and scikit-learn's end with one more
@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulations.engines.kmeans import ConvergenceWarning, LloydEngine, kmeans
-from theory.assignment import nearest_code
-from theory.backend import namespace
+from vqmatch.simulations.engines.kmeans import ConvergenceWarning, LloydEngine, kmeans
+from vqmatch.theory.assignment import nearest_code
+from vqmatch.theory.backend import namespace
 
 
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from simulations.engines.quantizers import QUANTIZERS, make_quantizer
+    from vqmatch.simulations.engines.quantizers import QUANTIZERS, make_quantizer
 
     if args.threads:
         import faiss

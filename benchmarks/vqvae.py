@@ -39,7 +39,7 @@ class DenseReference(nn.Module):
         self.register_buffer("queue", torch.randn(queue_size, codebook_dim) * 0.01)
 
     def forward(self, z):
-        from simulations.engines.quantizers import QuantizerOutput
+        from vqmatch.simulations.engines.quantizers import QuantizerOutput
 
         b, d, h, w = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, d)
@@ -68,9 +68,9 @@ class DenseReference(nn.Module):
 
 def _one(preset: str, quantizer: str, batch: int, device: str, reference: str | None,
          steps: int, overrides: list[str]) -> dict:
-    from simulations.vqvae import apply_overrides, quantizer_settings
-    from simulations.vqvae import preset as get_preset
-    from simulations.vqvae.timing import time_training_step
+    from vqmatch.simulations.vqvae import apply_overrides, quantizer_settings
+    from vqmatch.simulations.vqvae import preset as get_preset
+    from vqmatch.simulations.vqvae.timing import time_training_step
 
     config = apply_overrides(replace(get_preset(preset), quantizer=quantizer, batch_size=batch,
                                      num_workers=0), overrides)

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from benchmarks._timing import best_time
-from theory import gaussian_w2
+from vqmatch.theory import gaussian_w2
 
 
 def _spd(rng: np.random.Generator, d: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The paper's closed-form W2 loss at VQ training sizes against exact and sliced OT (POT).
 
 Features: N = 65,536 (the official code's feature queue), codes K, dimension d. Timed per call
-(best of repeats): moments of both point sets + the closed form (``theory.empirical_gaussian_w2``),
+(best of repeats): moments of both point sets + the closed form (``vqmatch.theory.empirical_gaussian_w2``),
 POT sliced W2 with L = 50 and 200 directions, and POT exact OT (``ot.emd2``) only where it is
 feasible: exact OT needs the N x K cost matrix (8 N K bytes) and network-simplex time that grows
 faster than N K, so it is run on a subsample of ``--ot-n`` points of each set (and said so).
@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from benchmarks._timing import best_time
-from theory import empirical_gaussian_w2
+from vqmatch.theory import empirical_gaussian_w2
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,18 +6,20 @@ figure is drawn).
 
 from __future__ import annotations
 
+if not __name__.startswith("vqmatch."):  # this folder imported under its folder name: a second copy
+    raise ImportError(f"import vqmatch.{__name__} (the package's only import name), not {__name__}")
+
 import importlib
 from pathlib import Path
 
 FIGURES = {
-    "atomic": "figures.atomic",
-    "density": "figures.density",
-    "matching": "figures.matching",
-    "robustness": "figures.robustness",
-    "vqvae": "figures.vqvae",
-    "w2": "figures.w2",
+    "atomic": "vqmatch.figures.atomic",
+    "density": "vqmatch.figures.density",
+    "matching": "vqmatch.figures.matching",
+    "robustness": "vqmatch.figures.robustness",
+    "vqvae": "vqmatch.figures.vqvae",
+    "w2": "vqmatch.figures.w2",
 }
-
 
 def make_figures(out_dir: str | Path = "out", studies: list[str] | None = None) -> dict[str, list]:
     """Draw the figure of every study that has results under ``out_dir``.

@@ -20,8 +20,8 @@ from dataclasses import replace
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from simulations.engines.quantizers import QUANTIZERS
-    from simulations.vqvae import preset, train
+    from vqmatch.simulations.engines.quantizers import QUANTIZERS
+    from vqmatch.simulations.vqvae import preset, train
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=300)

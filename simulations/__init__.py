@@ -9,10 +9,13 @@ Layout (layers point one way: ``cli -> studies -> vqvae -> engines -> sources ->
              training loop
 ``studies``  one package per study (config + cells, summary, claims), listed in ``studies.ALL``
 
-The stable entry points are functions of the package (DESIGN.md): ``simulations.kmeans``,
-``simulations.lloyd_max``, ``simulations.make_source`` and ``simulations.make_quantizer`` (torch;
-imported on first use, so numpy-only work never loads torch).
+The stable entry points are functions of the package, re-exported by :mod:`vqmatch`: ``kmeans``,
+``lloyd_max``, ``make_source``, and ``make_quantizer`` and ``QUANTIZERS`` (torch; imported on first
+use, so numpy-only work never loads torch).
 """
+
+if not __name__.startswith("vqmatch."):  # this folder imported under its folder name: a second copy
+    raise ImportError(f"import vqmatch.{__name__} (the package's only import name), not {__name__}")
 
 from .engines.kmeans import KMeansResult, kmeans
 from .engines.lloyd_max import lloyd_max
@@ -21,7 +24,6 @@ from .sources import make_source
 _LAZY = {"make_quantizer": "engines.quantizers", "QUANTIZERS": "engines.quantizers"}
 
 __all__ = ["KMeansResult", "kmeans", "lloyd_max", "make_source", *_LAZY]
-
 
 def __getattr__(name: str):
     if name in _LAZY:

@@ -343,7 +343,7 @@ def run_and_print(args, study):
 
 
 def cmd_figures(args) -> int:
-    from figures import make_figures
+    from vqmatch.figures import make_figures
 
     made = make_figures(args.out)
     for study, paths in made.items():

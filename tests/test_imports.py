@@ -11,28 +11,31 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("theory", "simulations", "figures", "benchmarks")
+# import name -> folder (pyproject.toml maps the root folders into the vqmatch namespace)
+PACKAGES = {"vqmatch": "vqmatch", "vqmatch.theory": "theory", "vqmatch.simulations": "simulations",
+            "vqmatch.figures": "figures", "benchmarks": "benchmarks"}
 
+T, S, F = "vqmatch.theory", "vqmatch.simulations", "vqmatch.figures"
 # what each layer may NOT import (prefixes of module names)
 FORBIDDEN = {
-    "theory": ("simulations", "figures", "benchmarks"),
-    "simulations.core": ("simulations.sources", "simulations.engines", "simulations.vqvae",
-                         "simulations.studies", "simulations.cli", "figures"),
-    "simulations.sources": ("simulations.engines", "simulations.vqvae", "simulations.studies",
-                            "simulations.cli", "figures"),
-    "simulations.engines": ("simulations.vqvae", "simulations.studies", "simulations.cli",
-                            "figures"),
-    "simulations.vqvae": ("simulations.studies", "simulations.cli", "figures"),
-    "simulations.studies": ("simulations.cli", "figures"),
+    T: (S, F, "benchmarks"),
+    f"{S}.core": (f"{S}.sources", f"{S}.engines", f"{S}.vqvae", f"{S}.studies", f"{S}.cli", F),
+    f"{S}.sources": (f"{S}.engines", f"{S}.vqvae", f"{S}.studies", f"{S}.cli", F),
+    f"{S}.engines": (f"{S}.vqvae", f"{S}.studies", f"{S}.cli", F),
+    f"{S}.vqvae": (f"{S}.studies", f"{S}.cli", F),
+    f"{S}.studies": (f"{S}.cli", F),
 }
 
 
-def modules(root: Path, packages=PACKAGES) -> dict[str, Path]:
-    """Dotted module name -> file, for every .py file of the packages."""
+def modules(root: Path, packages: dict[str, str] = PACKAGES) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py file of the packages (import name -> folder)."""
     out = {}
-    for pkg in packages:
-        for path in sorted((root / pkg).rglob("*.py")):
-            parts = path.relative_to(root).with_suffix("").parts
+    for pkg, folder in packages.items():
+        base = root / folder
+        for path in sorted(base.rglob("*.py")):
+            if pkg == "vqmatch" and path.parent != base:  # vqmatch/ holds only its own modules
+                continue
+            parts = (*pkg.split("."), *path.relative_to(base).with_suffix("").parts)
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             out[name] = path
     return out
@@ -135,11 +138,11 @@ def private_imports(known: dict[str, Path]) -> list[str]:
 def study_imports(known: dict[str, Path]) -> list[str]:
     bad = []
     for name, path in known.items():
-        if not name.startswith("simulations.studies.") or name.count(".") < 2:
+        if not name.startswith(f"{S}.studies.") or name.count(".") < 3:
             continue
-        study = name.split(".")[2]
+        study = name.split(".")[3]
         for target, _ in imports(name, path, known):
-            if target.startswith("simulations.studies.") and target.split(".")[2] != study:
+            if target.startswith(f"{S}.studies.") and target.split(".")[3] != study:
                 bad.append(f"{name} imports {target}")
     return bad
 
@@ -152,9 +155,9 @@ def layer_violations(known: dict[str, Path]) -> list[str]:
             for forbidden in rules:
                 if any(target == f or target.startswith(f + ".") for f in forbidden):
                     bad.append(f"{name} imports {target}")
-        if name.startswith("figures.") and name not in ("figures.style",):
+        if name.startswith(f"{F}.") and name != f"{F}.style":
             for target, _ in imports(name, path, known):
-                if target not in ("figures.style", "figures"):
+                if target not in (f"{F}.style", F):
                     bad.append(f"{name} imports {target} (figures import style only)")
     return bad
 
@@ -168,7 +171,7 @@ def _tree(tmp_path, files: dict[str, str]) -> dict[str, Path]:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    return modules(tmp_path, ("pkg",))
+    return modules(tmp_path, {"pkg": "pkg"})
 
 
 def test_checker_finds_a_hidden_circle(tmp_path):
@@ -213,8 +216,8 @@ def test_layers_point_one_way(house):
 
 
 def test_every_study_is_listed(house):
-    from simulations.studies import ALL
+    from vqmatch.simulations.studies import ALL
 
-    packages = {n.split(".")[2] for n in house if n.startswith("simulations.studies.")
-                and n.count(".") >= 2}
+    packages = {n.split(".")[3] for n in house if n.startswith(f"{S}.studies.")
+                and n.count(".") >= 3}
     assert {m.__name__.rsplit(".", 1)[1] for m in ALL} == packages

@@ -1,5 +1,8 @@
 """vqmatch.theory: closed forms and estimators (pure functions, numpy and torch from one implementation)."""
 
+if not __name__.startswith("vqmatch."):  # this folder imported under its folder name: a second copy
+    raise ImportError(f"import vqmatch.{__name__} (the package's only import name), not {__name__}")
+
 from .assignment import CriterionTriple, NearestCode, criterion_triple, nearest_code, usage_criteria
 from .gaussian import (
     AffineMap,

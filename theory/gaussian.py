@@ -26,7 +26,7 @@ number, :math:`\varepsilon` never below float64's), and eigenvalues in :math:`[-
 clipped to 0. So a float32 ``Z @ Z.T`` of rank below ``d`` (eigenvalues like ``-7e-7`` next to
 ``57``) is accepted, while a float32 ``diag(1, -0.1)`` is not. The constant 10 is a margin of at
 least 20 over the worst round-off measured in rank-deficient float16, bfloat16, float32 and float64
-covariances (see :mod:`theory.validation`). On the fast path (``cov_s`` positive definite) the
+covariances (see :mod:`vqmatch.theory.validation`). On the fast path (``cov_s`` positive definite) the
 spectrum of ``cov_t`` is computed only when the congruent matrix :math:`M` below shows a negative
 eigenvalue beyond float64 round-off (Sylvester's law of inertia).
 
@@ -94,7 +94,7 @@ def _factor(xp, a, name: str, roundoff: RoundOff):
 
     Returns ``(F, positive_definite)``; raises ValueError (naming ``name``) if ``a`` has a negative
     eigenvalue beyond the round-off of the dtype it arrived in (``roundoff``, see
-    :mod:`theory.validation`); negative eigenvalues within it are clipped to 0.
+    :mod:`vqmatch.theory.validation`); negative eigenvalues within it are clipped to 0.
     """
     chol, ok = xp.cholesky(a)
     if bool(ok.all()):

@@ -2,7 +2,7 @@ r"""The paper's distribution-matching training loss, as its reference implementa
 
 The reference is the authors' VQ-VAE quantizer, ``code/VQVAE/model/wasserstein_quantizer.py`` in
 github.com/VQ-Research/Wasserstein-VQ (``Wasserstein_Quantizer.calc_wasserstein_loss``). What it
-computes, re-implemented here on top of :func:`theory.gaussian_w2`:
+computes, re-implemented here on top of :func:`vqmatch.theory.gaussian_w2`:
 
 * the feature statistics come from a batch (there: a queue of the 65,536 most recent encoder
   outputs) and are **detached**: the loss moves the codebook only, never the encoder;
@@ -12,13 +12,13 @@ computes, re-implemented here on top of :func:`theory.gaussian_w2`:
 * the **un-squared** :math:`W_2` (the reference code returns ``sqrt(. + 1e-10)``).
 
 Differences from the reference code, on purpose: no ``+1e-8`` inside the eigenvalue square roots,
-no ``+1e-10`` under the outer square root, no NaN masking: :func:`theory.gaussian_w2` gives finite
+no ``+1e-10`` under the outer square root, no NaN masking: :func:`vqmatch.theory.gaussian_w2` gives finite
 gradients without them (see its documentation), so the value here is the exact closed form of the
 normalised statistics.
 
 A codebook with ``K <= d`` codes has a singular covariance; formed in float32 its zero eigenvalues
-come out as float32 round-off of either sign, which :func:`theory.gaussian_w2`'s dtype-aware
-positive semi-definiteness tolerance accepts (see :mod:`theory.validation`).
+come out as float32 round-off of either sign, which :func:`vqmatch.theory.gaussian_w2`'s dtype-aware
+positive semi-definiteness tolerance accepts (see :mod:`vqmatch.theory.validation`).
 """
 
 from __future__ import annotations

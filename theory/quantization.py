@@ -378,7 +378,7 @@ def random_codebook_distortion_highres(
     ``integral`` is :math:`\int f g^{-2/d}` (may be ``inf``: the approximation then diverges,
     and so does :math:`K^{2/d}\mathbb{E}D_K`). Minimising over :math:`g` gives the same
     density :math:`g\propto f^{d/(d+2)}` as for optimal quantizers, with minimum
-    :math:`\|f\|_{d/(d+2)}` (Zador 1982; Yukich 2008; see :mod:`theory.symbolic`).
+    :math:`\|f\|_{d/(d+2)}` (Zador 1982; Yukich 2008; see :mod:`vqmatch.theory.symbolic`).
     """
     d = _check_dim(d)
     k = _positive_array(n_codes, "n_codes")

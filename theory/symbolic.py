@@ -1,4 +1,4 @@
-r"""Symbolic (sympy) derivations behind :mod:`theory.quantization`.
+r"""Symbolic (sympy) derivations behind :mod:`vqmatch.theory.quantization`.
 
 Each ``derive_*`` function performs a derivation with sympy and returns the intermediate and
 final expressions in a small frozen dataclass, so tests can check every step against a closed

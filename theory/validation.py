@@ -173,5 +173,5 @@ def check_mean_cov(xp, mean, cov, mean_name: str, cov_name: str):
                 f"{diag_min:.3g} (beyond its {roundoff_of(xp, cov).dtype} round-off {tol:.3g})"
             )
     # Negative eigenvalues are judged (check_psd_spectrum) where the spectrum is computed anyway
-    # (no extra factorisation on the fast path, see theory.gaussian).
+    # (no extra factorisation on the fast path, see vqmatch.theory.gaussian).
     return mean, cov

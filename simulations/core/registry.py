@@ -1,15 +1,15 @@
-"""Studies, cells and claims (the data types; :func:`simulations.core.runner.run_study` runs them).
+"""Studies, cells and claims (the data types; :func:`vqmatch.simulations.core.runner.run_study` runs them).
 
 A *study* declares presets (frozen dataclasses: quick, default, full), splits its work into *cells*
 and summarises their rows. A *cell* is one independent, resumable unit: a module-level function and
 the parameters it computes from. Its random stream comes from (study seed, stream key) alone
-(:func:`simulations.core.seeding.cell_seed`) and its cache identity from its own parameters, the
-study version and the seed (:mod:`simulations.core.store`), so adding grid points, replicates or
-parts reuses every finished cell, and any executor (:mod:`simulations.core.executors`) gives the same
+(:func:`vqmatch.simulations.core.seeding.cell_seed`) and its cache identity from its own parameters, the
+study version and the seed (:mod:`vqmatch.simulations.core.store`), so adding grid points, replicates or
+parts reuses every finished cell, and any executor (:mod:`vqmatch.simulations.core.executors`) gives the same
 rows. A *claim* is a statement of the paper with a function that reads a study's result and returns
-what was measured and a verdict computed from it (:mod:`simulations.core.verdicts`).
+what was measured and a verdict computed from it (:mod:`vqmatch.simulations.core.verdicts`).
 
-Studies and claims are plain objects listed explicitly (``simulations.studies.ALL``); nothing
+Studies and claims are plain objects listed explicitly (``vqmatch.simulations.studies.ALL``); nothing
 registers itself on import.
 """
 

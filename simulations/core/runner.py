@@ -32,7 +32,7 @@ def run_study(
     ``parts`` restricts a study that declares sub-studies to those parts' cells (keys
     ``"<part>/..."``); the summary then covers those parts only and records them under ``"parts"``.
     ``executor``/``jobs``/``slurm``: how unfinished cells run
-    (:func:`simulations.core.executors.run_tasks`); the rows do not depend on it. ``threads``: BLAS
+    (:func:`vqmatch.simulations.core.executors.run_tasks`); the rows do not depend on it. ``threads``: BLAS
     / OpenMP / torch threads per cell (the rows are identical for the same value).
     """
     config = study.config(preset)

@@ -2,7 +2,7 @@
 
 Replicate comparisons are Student t tests with n - 1 degrees of freedom (:func:`paired_t`,
 :func:`one_sample_t`), reported as an effect with its confidence interval, t, df and p
-(:class:`TTest`); :func:`significant` decides with the constants of :mod:`simulations.core.verdicts`.
+(:class:`TTest`); :func:`significant` decides with the constants of :mod:`vqmatch.simulations.core.verdicts`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A claim's ``expected`` text is written with these constants (f-strings), so what it says is what it
 decides. A replicate-based comparison is a Student t test on paired differences with n - 1 degrees
-of freedom (:func:`simulations.core.stats.paired_t`); it counts as significant when its two-sided
+of freedom (:func:`vqmatch.simulations.core.stats.paired_t`); it counts as significant when its two-sided
 p-value is below ``ALPHA`` (divided by the number of comparisons when ANY of several may decide,
 Bonferroni) and it rests on at least ``MIN_REPLICATES`` pairs. Intervals are reported at ``LEVEL``.
 """

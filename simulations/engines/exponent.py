@@ -11,7 +11,7 @@ the measuring instrument. Given ``K`` codes and the log-density :math:`\ell = \l
   ``d = 4``);
 * :func:`estimate_exponent_gaussian_moment` (Gaussian ``f`` only): :math:`f^a \propto N(m, S/a)`,
   so a second-moment fit gives ``a`` without density estimation (tail-dominated, see there);
-Confidence intervals over independent replicates come from :func:`simulations.core.stats.mean_ci`; the
+Confidence intervals over independent replicates come from :func:`vqmatch.simulations.core.stats.mean_ci`; the
 study (``studies.density``) turns them into distances to the candidate exponents.
 """
 
@@ -50,7 +50,7 @@ class ExponentEstimate:
         standard error (divided by :math:`|1 - F'(\hat a)|` for ``"knn"``) and is *optimistic*:
         neighbouring codes share neighbours, so residuals are positively correlated (for i.i.d.
         codebooks the true sd is 1.5-5x larger). Use replicates
-        (:func:`simulations.core.stats.mean_ci`) for CIs.
+        (:func:`vqmatch.simulations.core.stats.mean_ci`) for CIs.
     n_used : int
         Number of codes entering the fit (after trimming).
     method : str
@@ -284,7 +284,8 @@ def estimate_exponent(
     ExponentEstimate
         ``stderr`` is the OLS standard error over :math:`|1 - F'(\hat a)|` (the sensitivity of the
         fixed point). It ignores the correlation of neighbouring residuals and is optimistic by
-        1.5-5x for i.i.d. codebooks: use independent replicates and :func:`simulations.core.stats.mean_ci`.
+        1.5-5x for i.i.d. codebooks: use independent replicates and
+        :func:`vqmatch.simulations.core.stats.mean_ci`.
 
     Raises
     ------

@@ -1,7 +1,7 @@
 r"""Lloyd's k-means on samples, for the point-density study of optimal codebooks.
 
 One implementation serves numpy arrays and torch tensors, float32 and float64. The assignment step
-is the exact :func:`theory.assignment.nearest_code` (faiss ``IndexFlatL2`` for float32 CPU data);
+is the exact :func:`vqmatch.theory.assignment.nearest_code` (faiss ``IndexFlatL2`` for float32 CPU data);
 the update step accumulates per-cluster sums in float64 with one sparse-matrix product (numpy and
 CPU tensors) or ``index_add_`` (other devices): exact up to float64 rounding, and a small fraction
 of the assignment's cost. The loop follows scikit-learn's Lloyd: data centred once, tolerance
@@ -25,9 +25,9 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse
 
-from theory.assignment import nearest_code
-from theory.backend import namespace
-from theory.validation import check_points
+from vqmatch.theory.assignment import nearest_code
+from vqmatch.theory.backend import namespace
+from vqmatch.theory.validation import check_points
 
 from ..core.seeding import SeedLike, as_generator, spawn_seeds
 
@@ -124,7 +124,7 @@ def kmeans(
         subsample points. ``"random"``: K distinct samples. An array: the initial centres, same
         library as ``x``.
     chunk_size : int, optional
-        Rows per chunk of the assignment, passed to :func:`~theory.assignment.nearest_code`.
+        Rows per chunk of the assignment, passed to :func:`~vqmatch.theory.assignment.nearest_code`.
     verbose : bool, default False
         Print the distortion and centre shift of every iteration.
 

@@ -10,7 +10,7 @@ For a density :math:`f` on :math:`\mathbb{R}` and :math:`K` levels
         = \frac{\int_{t_{i-1}}^{t_i} x f(x)\,dx}{\int_{t_{i-1}}^{t_i} f(x)\,dx},
 
 with :math:`t_0 = -\infty`, :math:`t_K = +\infty`. :func:`lloyd_max` solves them to rounding
-level with the closed-form partial moments of :mod:`simulations.sources` (no sampling). The
+level with the closed-form partial moments of :mod:`vqmatch.simulations.sources` (no sampling). The
 conditions are the stationarity of the distortion
 
 .. math::
@@ -247,7 +247,7 @@ def lloyd_max(source: Any, n_levels: int, *, tol: float = 1e-13, max_iter: int =
     Parameters
     ----------
     source : Source
-        A 1-D source (``d == 1``) from :func:`simulations.sources.make_source` with closed-form
+        A 1-D source (``d == 1``) from :func:`vqmatch.simulations.sources.make_source` with closed-form
         ``mass``, ``first_moment``, ``second_moment`` and ``pdf``.
     n_levels : int
         Number of levels :math:`K \ge 1`.

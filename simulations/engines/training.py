@@ -7,9 +7,10 @@ larger sample by the criterion triple (E, U, C) and by the closed-form Gaussian 
 evaluation features' and the codebook's moments.
 
 One training run is one (variant, source, shift, replicate). A *variant* is a quantizer of
-:mod:`simulations.engines.quantizers` with fixed options (e.g. ``online_farthest`` is the online quantizer
-with ``anchor="farthest"``). The optimiser settings come from ``default_training(name)`` of the
-quantizer library (the authors' per-method SGD settings), never from here.
+:mod:`vqmatch.simulations.engines.quantizers` with fixed options (e.g. ``online_farthest`` is the
+online quantizer with ``anchor="farthest"``). The optimiser settings come from
+``default_training(name)`` of the quantizer library (the authors' per-method SGD settings), never
+from here.
 
 Common random numbers: every variant of the same (source, shift, replicate) starts from the same
 initial codebook and sees the same training and evaluation features, so differences between
@@ -35,8 +36,8 @@ import numpy as np
 from ..core.executors import cell_bars
 from ..core.seeding import SeedLike, as_generator, child, torch_seed
 
-# the quantizer names of the library's interface (simulations.engines.quantizers.QUANTIZERS); kept here as
-# data so that configurations validate without importing torch
+# the quantizer names of the library's interface (vqmatch.simulations.engines.quantizers.QUANTIZERS);
+# kept here as data so that configurations validate without importing torch
 LIBRARY_QUANTIZERS = ("vanilla", "ema", "online", "linear", "wasserstein", "mmd", "sliced",
                       "density_wasserstein", "ste++")
 FEATURE_SOURCES = ("gaussian", "uniform", "bimodal", "student_t")
@@ -151,15 +152,15 @@ def initial_codebook(kind: str, n_codes: int, d: int, seed: SeedLike) -> np.ndar
 
 
 def evaluate_codebook(features: np.ndarray, codebook: np.ndarray) -> dict[str, float]:
-    r"""E, U, C (:func:`theory.criterion_triple`, exact nearest-code search) and the Gaussian W2
+    r"""E, U, C (:func:`vqmatch.theory.criterion_triple`, exact nearest-code search) and the Gaussian W2
     between the moments of the features and of the codebook.
 
-    W2 uses the symmetric closed form :func:`theory.gaussian_w2`,
+    W2 uses the symmetric closed form :func:`vqmatch.theory.gaussian_w2`,
     :math:`\operatorname{tr}(\Sigma_z+\Sigma_c-2(\Sigma_z^{1/2}\Sigma_c\Sigma_z^{1/2})^{1/2})`,
     with the biased (``ddof = 0``) moments as in the authors' evaluation, not their ``eigh`` of the
     non-symmetric product :math:`\Sigma_z\Sigma_c` (exact only when the two commute).
     """
-    from theory import criterion_triple, gaussian_moments, gaussian_w2
+    from vqmatch.theory import criterion_triple, gaussian_moments, gaussian_w2
 
     triple = criterion_triple(np.ascontiguousarray(features, dtype=np.float32),
                               np.ascontiguousarray(codebook, dtype=np.float32))
@@ -218,7 +219,7 @@ def train_run(variant: Variant, source: str, shift: float, settings: TrainSettin
     numbers): it is split into the initial codebook, the training features and the evaluation
     features. ``progress``: a tqdm bar over steps (None: only for long runs,
     steps x batch_size x n_codes > 1e10, i.e. the default and full presets, and only where the
-    executor lets a cell draw bars, :func:`simulations.core.executors.cell_bars`).
+    executor lets a cell draw bars, :func:`vqmatch.simulations.core.executors.cell_bars`).
     """
     import torch
     from tqdm.auto import tqdm

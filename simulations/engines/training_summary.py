@@ -1,4 +1,4 @@
-"""Summaries of training runs (rows of :func:`simulations.engines.training.train_run`) shared by the
+"""Summaries of training runs (rows of :func:`vqmatch.simulations.engines.training.train_run`) shared by the
 studies that train codebooks: final values with intervals, paired comparisons between variants
 (common random numbers), training curves."""
 

@@ -1,4 +1,5 @@
-r"""Standardised symmetric 1-D families and their partial moments (used by :mod:`simulations.sources`).
+r"""Standardised symmetric 1-D families and their partial moments (used by
+:mod:`vqmatch.simulations.sources`).
 
 The symmetric location-scale families (Gaussian, Laplace, Student-t) write the standardised partial
 moments through the half-line integrals :math:`A_k(z) = \int_0^z t^k f(t)\,dt` and

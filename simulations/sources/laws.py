@@ -12,7 +12,7 @@ quantizer is fitted to. :func:`make_source` builds one by name; every source exp
   ``contains(x)``.
 
 Sources with ``d == 1`` also provide the elementwise 1-D interface ``pdf``, ``cdf``, ``sf``,
-``ppf``, ``isf`` and the partial moments used by :mod:`simulations.engines.lloyd_max`,
+``ppf``, ``isf`` and the partial moments used by :mod:`vqmatch.simulations.engines.lloyd_max`,
 
 .. math::
 
@@ -204,7 +204,7 @@ class Source:
         n : int
             Number of samples, ``n >= 0``.
         seed : int, numpy.random.Generator or None, default None
-            Randomness; see :func:`simulations.core.seeding.as_generator`.
+            Randomness; see :func:`vqmatch.simulations.core.seeding.as_generator`.
 
         Returns
         -------

@@ -1,8 +1,8 @@
 """The studies, one package each (``config``: presets; ``cells``: the units of work; ``summary``;
 ``claims``), listed here explicitly: importing a study registers nothing.
 
-``STUDIES`` maps a study's name to its :class:`~simulations.core.registry.Study`; ``CLAIMS`` maps a
-claim id to its :class:`~simulations.core.registry.Claim`. Studies never import each other: what
+``STUDIES`` maps a study's name to its :class:`~vqmatch.simulations.core.registry.Study`; ``CLAIMS`` maps a
+claim id to its :class:`~vqmatch.simulations.core.registry.Claim`. Studies never import each other: what
 two of them share lives in ``sources``, ``engines`` or ``core``.
 """
 

@@ -1,7 +1,7 @@
 """The paper's VQ-VAE (Fang et al., arXiv 2506.15078) with any quantizer of
-:mod:`simulations.engines.quantizers`, on CPU or GPU (``torchrun`` for several GPUs).
+:mod:`vqmatch.simulations.engines.quantizers`, on CPU or GPU (``torchrun`` for several GPUs).
 
-    from simulations.vqvae import TrainConfig, apply_overrides, preset, train
+    from vqmatch.simulations.vqvae import TrainConfig, apply_overrides, preset, train
     result = train(apply_overrides(preset("quick-cpu"), ["quantizer=ema"]), out_dir="out/vqvae/ema")
 
 Modules: ``model`` (encoder/decoder, shapes), ``data`` (builtin photographs, CIFAR-10, SVHN, image

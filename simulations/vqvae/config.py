@@ -55,15 +55,15 @@ class TrainConfig:
     """Everything one VQ-VAE run depends on (the defaults are the ``quick-cpu`` preset's)."""
 
     # --- data
-    dataset: str = "builtin"  # builtin | cifar10 | svhn | folder (simulations.vqvae.data)
+    dataset: str = "builtin"  # builtin | cifar10 | svhn | folder (vqmatch.simulations.vqvae.data)
     data_root: str | None = None  # folder of cifar10 / svhn / folder data (ignored by builtin)
     download: bool = False  # cifar10 / svhn only: download into data_root with torchvision
     resolution: int = 32  # image side (a multiple of the shape's downsampling factor)
     heldout_every: int = 50  # folder without train/ + val/: every n-th file is held out
     num_workers: int = 0  # DataLoader worker processes (0: main process)
     # --- model and quantizer
-    shape: str = "tiny"  # tiny | cifar | imagenet (simulations.vqvae.model.SHAPES)
-    quantizer: str = "wasserstein"  # any name of simulations.engines.quantizers.QUANTIZERS
+    shape: str = "tiny"  # tiny | cifar | imagenet (vqmatch.simulations.vqvae.model.SHAPES)
+    quantizer: str = "wasserstein"  # any name of vqmatch.simulations.engines.quantizers.QUANTIZERS
     codebook_size: int = 1024  # K
     codebook_dim: int = 8  # d
     alpha: float = 1.0  # codebook term weight ||z_q - sg(z)||^2

@@ -413,7 +413,7 @@ def make_datasets(config) -> tuple[Dataset, Dataset, str]:
 
 
 def make_loaders(config, *, start_step: int = 0, rank: int = 0, world_size: int = 1) -> Loaders:
-    """Train and held-out loaders for a :class:`~simulations.vqvae.config.TrainConfig`.
+    """Train and held-out loaders for a :class:`~vqmatch.simulations.vqvae.config.TrainConfig`.
 
     The global batch ``config.batch_size`` is split evenly over ``world_size`` ranks; the held-out
     split is sharded round-robin (rank r takes images r, r + W, ...), evaluated in batches of

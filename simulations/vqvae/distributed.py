@@ -17,10 +17,10 @@ What must be global, and how it is made global here without touching the quantiz
   convolutions at the paper's shapes.
 * Evaluation accumulators (usage histogram, error and metric sums): :func:`all_reduce_sum`.
 
-Launch: ``torchrun --nproc_per_node=N -m simulations.vqvae ...`` (or any script calling
-:func:`simulations.vqvae.train.train`): :func:`init_from_env` reads ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``
-and starts NCCL on CUDA, gloo on CPU. The global batch is ``config.batch_size``; each rank loads
-``batch_size / world_size`` images of it.
+Launch: ``torchrun --nproc_per_node=N -m vqmatch.simulations.vqvae ...`` (or any script calling
+:func:`vqmatch.simulations.vqvae.train.train`): :func:`init_from_env` reads ``RANK``/``WORLD_SIZE``/
+``LOCAL_RANK`` and starts NCCL on CUDA, gloo on CPU. The global batch is ``config.batch_size``; each
+rank loads ``batch_size / world_size`` images of it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from theory import usage_criteria
+from vqmatch.theory import usage_criteria
 
 from .distributed import all_reduce_sum
 
@@ -106,9 +106,10 @@ def _lpips_net():
 
 @torch.no_grad()
 def evaluate(model, loader, device: torch.device, *, amp_dtype: torch.dtype | None = None) -> dict:
-    """Evaluate ``model`` (a :class:`~simulations.vqvae.model.VQVAE`, put in eval mode and restored) on
-    every batch of ``loader``; under torch.distributed every rank passes its shard and the sums are
-    all-reduced. Returns utilization, perplexity, error, psnr, psnr_y, ssim, rec_loss, lpips, images."""
+    """Evaluate ``model`` (a :class:`~vqmatch.simulations.vqvae.model.VQVAE`, put in eval mode and
+    restored) on every batch of ``loader``; under torch.distributed every rank passes its shard and
+    the sums are all-reduced. Returns utilization, perplexity, error, psnr, psnr_y, ssim, rec_loss,
+    lpips, images."""
     was_training = model.training
     model.eval()
     k = model.quantizer.codebook_size

@@ -1,5 +1,5 @@
 """The paper's VQ-VAE: a taming-transformers-style convolutional encoder and decoder around any quantizer
-of :mod:`simulations.engines.quantizers` (our own implementation of the architecture of the authors'
+of :mod:`vqmatch.simulations.engines.quantizers` (our own implementation of the architecture of the authors'
 ``code/VQVAE/model/encoder_decoder.py`` in github.com/VQ-Research/Wasserstein-VQ, itself adapted from
 taming-transformers; paper_notes.md, VQ-VAE section, lists its facts).
 
@@ -205,14 +205,14 @@ class VQVAE(nn.Module):
 
     Parameters
     ----------
-    quantizer : a quantizer module of :mod:`simulations.engines.quantizers` (``make_quantizer``); its
+    quantizer : a quantizer module of :mod:`vqmatch.simulations.engines.quantizers` (``make_quantizer``); its
         ``codebook_dim`` sets the projection width.
     shape : a name in :data:`SHAPES` ("cifar", "imagenet", "tiny") or a :class:`ModelShape`.
 
     The quantizer always runs in float32 with autocast disabled (its statistics need the precision);
     the convolutions follow the caller's autocast. When ``torch.distributed`` is initialised with
     several ranks and the model is in training mode, the quantizer sees the GLOBAL batch
-    (:func:`simulations.vqvae.distributed.global_quantize`; set ``global_batch = False`` to opt out).
+    (:func:`vqmatch.simulations.vqvae.distributed.global_quantize`; set ``global_batch = False`` to opt out).
     """
 
     def __init__(self, quantizer: nn.Module, shape: str | ModelShape = "cifar"):

@@ -1,18 +1,18 @@
 """Train the paper's VQ-VAE with any quantizer of the library: one readable loop, top to bottom.
 
-    from simulations.vqvae import apply_overrides, preset, train
+    from vqmatch.simulations.vqvae import apply_overrides, preset, train
     config = apply_overrides(preset("quick-cpu"), ["quantizer=ema", "codebook_size=512"])
     result = train(config, out_dir="out/vqvae/ema-512")     # resumes from out_dir/checkpoint.pt
     result.final   # {'step', 'utilization', 'perplexity', 'error', 'psnr', 'psnr_y', 'ssim', ...}
 
-Command line (also under ``torchrun --nproc_per_node=N -m simulations.vqvae`` for DDP)::
+Command line (also under ``torchrun --nproc_per_node=N -m vqmatch.simulations.vqvae`` for DDP)::
 
-    python -m simulations.vqvae --preset=quick-cpu --out=out/run quantizer=ema lr=1e-4
+    python -m vqmatch.simulations.vqvae --preset=quick-cpu --out=out/run quantizer=ema lr=1e-4
 
 One step: the model's loss ``mse(recon, x) + quantizer loss`` (pixels in [-1, 1]), backward, gradient
 clipping of the model group and (separately) of the codebook group, Adam step; the model group's lr
 follows ``config.lr_schedule``, the codebook group's is constant. Every ``eval_every`` steps and at the
-end the whole held-out split is evaluated (:func:`simulations.vqvae.metrics.evaluate`), one row per
+end the whole held-out split is evaluated (:func:`vqmatch.simulations.vqvae.metrics.evaluate`), one row per
 evaluation. Every ``checkpoint_every`` steps and at the end ``out_dir/checkpoint.pt`` is written
 atomically; a run killed at any point and started again with the same ``out_dir`` continues from the
 last checkpoint and ends with the numbers of an uninterrupted run (bitwise on CPU; the data order,
@@ -271,7 +271,7 @@ def _format_row(row: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m simulations.vqvae [--preset=NAME | --config-json=PATH] [--out=DIR] [--no-progress]
+    """``python -m vqmatch.simulations.vqvae [--preset=NAME | --config-json=PATH] [--out=DIR] [--no-progress]
     key=value ...``: train, print the final row as JSON; a bad argument or dataset prints one line
     ``error: ...`` on stderr and returns 2."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -1,11 +1,11 @@
 """The atomic figures draw from a results folder (summary of synthetic final rows)."""
 
-from simulations.core.store import write_json
 from tests.simulations.studies.test_atomic import _paper_like, _synthetic
+from vqmatch.simulations.core.store import write_json
 
 
 def test_figures_draw_from_a_summary(tmp_path):
-    from figures import atomic as fig
+    from vqmatch.figures import atomic as fig
 
     res = _synthetic(_paper_like(None), density={"wasserstein": lambda d: 1.0,
                                                  "density_wasserstein": lambda d: 0.95,

@@ -2,13 +2,13 @@
 
 from dataclasses import replace
 
-from simulations.core.runner import run_study
-from simulations.studies import density
 from tests.simulations.studies.test_density import TINY
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.studies import density
 
 
 def test_figure_from_results(tmp_path):
-    from figures import make_figures
+    from vqmatch.figures import make_figures
 
     tiny = replace(density.STUDY, presets={"quick": TINY})
     run_study(tiny, "quick", seed=11, out_dir=tmp_path, progress=False)

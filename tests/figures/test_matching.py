@@ -2,13 +2,13 @@
 
 import pytest
 
-from simulations.core.runner import run_study
 from tests.simulations.studies.test_matching import _tiny_study
+from vqmatch.simulations.core.runner import run_study
 
 
 @pytest.mark.slow  # matplotlib import and drawing: tens of seconds on the shared CI cores
 def test_figures_draw_the_parts_present(tmp_path):
-    from figures import matching as fig
+    from vqmatch.figures import matching as fig
 
     run_study(_tiny_study(), "quick", seed=5, out_dir=str(tmp_path), progress=False,
               parts=["theorem1", "appg"])
@@ -19,7 +19,7 @@ def test_figures_draw_the_parts_present(tmp_path):
 
 @pytest.mark.slow
 def test_figures_of_every_part(tmp_path):
-    from figures import matching as fig
+    from vqmatch.figures import matching as fig
 
     run_study(_tiny_study(), "quick", seed=5, out_dir=str(tmp_path), progress=False)
     names = {p.stem for p in fig.make(tmp_path)}

@@ -1,11 +1,11 @@
 """The robustness figure draws from a results folder (summary of synthetic final rows)."""
 
-from simulations.core.store import write_json
 from tests.simulations.studies.test_robustness import PAPER_LIKE
+from vqmatch.simulations.core.store import write_json
 
 
 def test_figure_draws_from_a_summary(tmp_path):
-    from figures import robustness as fig
+    from vqmatch.figures import robustness as fig
 
     write_json(tmp_path / "results" / "robustness" / "summary.json",
                {"summary": PAPER_LIKE.summary})

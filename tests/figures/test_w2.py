@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from simulations.core.runner import run_study
-from simulations.studies import w2
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.studies import w2
 
 
 def test_w2_figure_draws(tmp_path):
@@ -13,7 +13,7 @@ def test_w2_figure_draws(tmp_path):
                       misrank_replicates=2, translation_n=20, translation_replicates=2)
     study = replace(w2.STUDY, presets={"quick": cfg})
     run_study(study, "quick", seed=0, out_dir=str(tmp_path), progress=False)
-    from figures import w2 as fig
+    from vqmatch.figures import w2 as fig
 
     paths = fig.make(tmp_path)
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from simulations.cli import README_END, README_START, main
-from simulations.studies import CLAIMS, STUDIES, density, lemma3
+from vqmatch.simulations.cli import README_END, README_START, main
+from vqmatch.simulations.studies import CLAIMS, STUDIES, density, lemma3
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -33,7 +33,7 @@ def test_bad_arguments_one_line_exit_2(argv, capsys):
 
 def test_console_entry_point_exit_code():
     """The real process: one line on stderr, exit status 2, no traceback."""
-    proc = subprocess.run([sys.executable, "-m", "simulations.cli", "verify", "--seed", "-1"],
+    proc = subprocess.run([sys.executable, "-m", "vqmatch.simulations.cli", "verify", "--seed", "-1"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
@@ -88,7 +88,7 @@ def test_verify_json_shape(tmp_path, capsys, tiny_lemma3):
 
 
 def test_part_option_for_studies_with_parts(capsys):
-    from simulations.cli import build_parser
+    from vqmatch.simulations.cli import build_parser
 
     args = build_parser().parse_args(["matching", "--part", "fig3", "--part", "appg"])
     assert args.parts == ["fig3", "appg"]
@@ -185,7 +185,7 @@ def test_readme_verdict_table_lists_exactly_the_registry_claims():
 
 def test_reproduce_runs_each_study_once(tiny_lemma3, monkeypatch, tmp_path, capsys):
     """reproduce hands the studies it ran to verify instead of running (and summarising) them again."""
-    import simulations.cli as cli
+    import vqmatch.simulations.cli as cli
 
     monkeypatch.setattr(cli, "STUDIES", {"lemma3": STUDIES["lemma3"]})
     monkeypatch.setattr(cli, "CLAIMS", {k: c for k, c in CLAIMS.items() if c.study == "lemma3"})

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests._helpers import to_lib, to_numpy
-from theory import criterion_triple, nearest_code, usage_criteria
-from theory.assignment import faiss_search
+from vqmatch.theory import criterion_triple, nearest_code, usage_criteria
+from vqmatch.theory.assignment import faiss_search
 
 # ----------------------------------------------------------------------------------------------
 # nearest_code against brute force

@@ -12,7 +12,7 @@ import pytest
 
 SCRIPT = """
 import json, resource, numpy as np
-from theory import criterion_triple
+from vqmatch.theory import criterion_triple
 rng = np.random.default_rng(0)
 x = rng.standard_normal((1_000_000, 8), dtype=np.float32)
 c = rng.standard_normal((100_000, 8), dtype=np.float32)
@@ -38,7 +38,7 @@ def test_hundred_thousand_codes_million_features_bounded_memory(lib):
     assert out["maxrss_mib"] < 2048, out
     # N(0, I) features against an N(0, I) codebook of 1e5 codes in d = 8: almost every code used,
     # and E within 10% of the random-codebook high-resolution value (0.713; measured 0.678)
-    from theory.quantization import random_gaussian_codebook_distortion
+    from vqmatch.theory.quantization import random_gaussian_codebook_distortion
 
     assert out["utilization"] > 0.99
     assert out["error"] == pytest.approx(random_gaussian_codebook_distortion(8, 100_000, 1.0), rel=0.1)

@@ -1,4 +1,4 @@
-"""Oracles for the closed-form Gaussian W2 (theory.gaussian): POT, a scipy.linalg.sqrtm re-statement,
+"""Oracles for the closed-form Gaussian W2 (vqmatch.theory.gaussian): POT, a scipy.linalg.sqrtm re-statement,
 metric axioms, closed forms (1-D, commuting covariances), the Monge map, Gelbrich's bound against exact
 discrete OT (ot.emd2) and the validation contract."""
 
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import theory
 from tests._helpers import to_lib, to_numpy
-from theory import (
+from vqmatch import theory
+from vqmatch.theory import (
     empirical_gaussian_w2,
     gaussian_monge_map,
     gaussian_w2,
@@ -392,7 +392,8 @@ def test_dtype_and_device_preserved(dtype, xp_name):
 
 def test_numpy_only_use_does_not_import_torch():
     code = (
-        "import sys, numpy as np, theory\n"
+        "import sys, numpy as np\n"
+        "from vqmatch import theory\n"
         "w = theory.gaussian_w2(np.zeros(2), np.eye(2), np.ones(2), 2 * np.eye(2))\n"
         "theory.empirical_gaussian_w2(np.random.rand(5, 2), np.random.rand(6, 2))\n"
         "theory.gelbrich_bound(np.random.rand(5, 2), np.random.rand(6, 2))\n"

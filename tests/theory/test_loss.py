@@ -1,4 +1,4 @@
-"""The paper's training loss L_W (theory.loss.wasserstein_vq_loss): hand-computed normalised moments,
+"""The paper's training loss L_W (vqmatch.theory.loss.wasserstein_vq_loss): hand-computed normalised moments,
 a re-statement of the reference implementation with its eps guards (the authors' VQ-VAE quantizer,
 code/VQVAE/model/wasserstein_quantizer.py in github.com/VQ-Research/Wasserstein-VQ), where gradients
 go, scale behaviour and validation."""
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from theory import empirical_gaussian_w2, gaussian_w2
-from theory.loss import wasserstein_vq_loss
+from vqmatch.theory import empirical_gaussian_w2, gaussian_w2
+from vqmatch.theory.loss import wasserstein_vq_loss
 
 DT = torch.float64
 

@@ -1,4 +1,4 @@
-"""Properties of the paper's training loss (theory.loss.wasserstein_vq_loss), each in float32 and
+"""Properties of the paper's training loss (vqmatch.theory.loss.wasserstein_vq_loss), each in float32 and
 float64: non-negativity, ~0 at matched moments, invariances (translation, scaling, rotation, code
 order), where the gradient goes, finiteness at degenerate inputs, and agreement with an independent
 float64 recomputation.
@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
-from theory import gaussian_w2, wasserstein_vq_loss
-from theory.loss import STD_GUARD
+from vqmatch.theory import gaussian_w2, wasserstein_vq_loss
+from vqmatch.theory.loss import STD_GUARD
 
 DTYPES = [torch.float32, torch.float64]
 EPS = {torch.float32: float(torch.finfo(torch.float32).eps),

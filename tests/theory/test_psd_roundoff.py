@@ -1,5 +1,5 @@
 """Positive semi-definiteness judged against the round-off of the dtype a covariance arrived in
-(theory.validation): rank-deficient covariances formed in float32 (and float16, bfloat16) are
+(vqmatch.theory.validation): rank-deficient covariances formed in float32 (and float16, bfloat16) are
 accepted with finite values and gradients, clearly indefinite ones are still refused, and the
 tolerance follows each covariance's own dtype."""
 
@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests._helpers import to_numpy
-from theory import (
+from vqmatch.theory import (
     empirical_gaussian_w2,
     gaussian_monge_map,
     gaussian_w2,
     gelbrich_bound,
 )
-from theory.validation import PSD_RTOL
+from vqmatch.theory.validation import PSD_RTOL
 
 EPS32 = float(np.finfo(np.float32).eps)
 EPS64 = float(np.finfo(np.float64).eps)

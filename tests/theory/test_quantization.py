@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import integrate, optimize
 from scipy.stats import norm
 
-from theory.quantization import (
+from vqmatch.theory.quantization import (
     ASYMPTOTIC_QUANTIZER_CONSTANT,
     best_gaussian_codebook_scale2,
     gaussian_codebook_gain,

@@ -8,14 +8,14 @@ import pytest
 import sympy as sp
 from scipy.stats import norm
 
-from theory.quantization import (
+from vqmatch.theory.quantization import (
     best_gaussian_codebook_scale2,
     gaussian_codebook_gain,
     gaussian_codebook_integral,
     optimal_density_exponent,
     panter_dite_constant,
 )
-from theory.symbolic import (
+from vqmatch.theory.symbolic import (
     derive_gaussian_codebook_integral,
     derive_gaussian_codebook_scale,
     derive_lemma3_1d,

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from theory import empirical_gaussian_w2, gaussian_w2
+from vqmatch.theory import empirical_gaussian_w2, gaussian_w2
 
 DT = torch.float64
 

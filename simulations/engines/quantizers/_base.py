@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory import nearest_code, usage_criteria
-from theory.assignment import faiss_search
+from vqmatch.theory import nearest_code, usage_criteria
+from vqmatch.theory.assignment import faiss_search
 
 from ...core.seeding import as_generator
 
@@ -104,7 +104,7 @@ class QuantizerOutput:
     metrics : dict[str, float]
         Batch criteria before any state update of this step: ``error`` (mean squared distance to
         the nearest code, Criterion 1), ``utilization`` and ``perplexity`` (Criteria 2 and 3, as
-        :func:`theory.usage_criteria` defines them); matching quantizers add ``matching``, the
+        :func:`vqmatch.theory.usage_criteria` defines them); matching quantizers add ``matching``, the
         unweighted value of their matching term.
     """
 
@@ -113,6 +113,12 @@ class QuantizerOutput:
     loss: torch.Tensor
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+
+    def __iter__(self):
+        """``quantized, indices, loss = quantizer(z)``: the three-value contract of a drop-in VQ layer
+        (as vector-quantize-pytorch's ``VectorQuantize`` returns); ``losses`` and ``metrics`` stay
+        attributes."""
+        return iter((self.quantized, self.indices, self.loss))
 
 
 def check_positive_int(value, name: str) -> int:
@@ -168,7 +174,7 @@ def initial_codebook(codebook_size: int, codebook_dim: int, init, init_scale: fl
 
 def search(features: torch.Tensor, codebook: torch.Tensor, *, chunk_size: int | None,
            engine: str, max_chunk_bytes: int):
-    """Exact nearest code of every row of ``features`` (:func:`theory.nearest_code`).
+    """Exact nearest code of every row of ``features`` (:func:`vqmatch.theory.nearest_code`).
 
     Memory stays bounded for any K: faiss' exact flat index on CPU float32 (blocked internally),
     a GEMM over ``chunk_size`` feature rows at a time otherwise (default: as many rows as fit in

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory import nearest_code, wasserstein_vq_loss
-from theory.quantization import best_gaussian_codebook_scale2
+from vqmatch.theory import nearest_code, wasserstein_vq_loss
+from vqmatch.theory.quantization import best_gaussian_codebook_scale2
 
 from ._base import Quantizer, check_nonneg_float, check_positive_int
 
@@ -46,7 +46,7 @@ class _MatchingQuantizer(Quantizer):
 
 class WassersteinQuantizer(_MatchingQuantizer):
     r"""The paper's Wasserstein VQ: closed-form :math:`W_2` between the Gaussian fitted to recent
-    features and the Gaussian fitted to the codebook (:func:`theory.wasserstein_vq_loss`: feature
+    features and the Gaussian fitted to the codebook (:func:`vqmatch.theory.wasserstein_vq_loss`: feature
     statistics detached, so the gradient reaches the codebook only; exact Lemma 3 value with a
     closed-form backward).
 
@@ -124,7 +124,7 @@ def finite_k_gaussian_scale2(d: int, n_codes: int, *, n_features: int = 8192, se
     :math:`E(c) = \mathbb E\min_k\|z - \sqrt c\, g_k\|^2` over :math:`\log c\in[\log 0.2,\log 5]`
     (bounded scalar search) with common random numbers (one draw of codes and features, scaled), so
     :math:`E(c)` is smooth. Deterministic (fixed ``seed``) and cached. As K grows it tends to the
-    high-resolution value :math:`(d+2)/d` (:func:`theory.quantization.best_gaussian_codebook_scale2`);
+    high-resolution value :math:`(d+2)/d` (:func:`vqmatch.theory.quantization.best_gaussian_codebook_scale2`);
     at few codes per dimension it differs a lot: e.g. d = 8 gives about 0.57 (K = 64), 0.85 (K = 1024)
     and 1.0 (K = 16384) against the high-resolution 1.25, a codebook as wide as the data or narrower.
     Cost: about 20 exact searches of ``n_features`` x K (seconds at K = 16384 on one CPU core).
@@ -165,7 +165,7 @@ class DensityWassersteinQuantizer(WassersteinQuantizer):
     ``scale`` (the rule for c):
 
     * ``"high_resolution"`` (default): :math:`c = (d+2)/d`
-      (:func:`theory.quantization.best_gaussian_codebook_scale2`), exact as K -> infinity for any
+      (:func:`vqmatch.theory.quantization.best_gaussian_codebook_scale2`), exact as K -> infinity for any
       feature covariance;
     * ``"finite_k"``: the best scale of K i.i.d. Gaussian codes at this finite K
       (:func:`finite_k_gaussian_scale2`, a deterministic Monte Carlo computed once; exact for

@@ -24,8 +24,8 @@ Two parts (``part`` in the rows):
     trained E, and by how much.
 
 Verdicts compare variants by paired Student t tests over replicates (common random numbers,
-df = n - 1; :func:`simulations.core.stats.significant` with the constants of
-:mod:`simulations.core.verdicts`).
+df = n - 1; :func:`vqmatch.simulations.core.stats.significant` with the constants of
+:mod:`vqmatch.simulations.core.verdicts`).
 
 Runtime on this 2-core CPU (faiss search, float32), measured: a Vanilla training step at the
 paper's size (K = 16384, 50,000 features, d = 8) costs 0.27 s on an idle machine and 2.2 s when

@@ -2,7 +2,7 @@
 
 Every comparison of two variants is a paired Student t test over replicates (common random
 numbers, df = n - 1): "significant" means p < ALPHA with at least MIN_REPLICATES pairs
-(:mod:`simulations.core.verdicts`); when any one of several comparisons may refute a claim its
+(:mod:`vqmatch.simulations.core.verdicts`); when any one of several comparisons may refute a claim its
 level is divided by their number (Bonferroni).
 """
 

@@ -10,7 +10,7 @@ independent measurements:
     level density, and :math:`K^2 D_K` against the Panter-Dite constant :math:`\sqrt3\pi/2`.
 ``kmeans`` (d = 2..8)
     Lloyd's algorithm on large samples (faiss search), replicated; the exponent of the codebook's
-    point density by the ball-corrected kNN regression (:mod:`simulations.engines.exponent`) and, for
+    point density by the ball-corrected kNN regression (:mod:`vqmatch.simulations.engines.exponent`) and, for
     Gaussian sources, the second-moment estimator.
 ``random_codebook`` (d = 1..32)
     Codebooks drawn i.i.d. from :math:`N(0, s^2 I)` against features :math:`N(0, I)`: the measured
@@ -28,8 +28,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from theory import criterion_triple
-from theory.quantization import best_gaussian_codebook_scale2, panter_dite_constant
+from vqmatch.theory import criterion_triple
+from vqmatch.theory.quantization import best_gaussian_codebook_scale2, panter_dite_constant
 
 from ...core.registry import Cell
 from ...core.seeding import child_generator

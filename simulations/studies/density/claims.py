@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from theory.quantization import optimal_density_exponent
+from vqmatch.theory.quantization import optimal_density_exponent
 
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, too_few, versus_reference

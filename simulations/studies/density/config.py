@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.quantization import optimal_density_exponent, paper_density_exponent
+from vqmatch.theory.quantization import optimal_density_exponent, paper_density_exponent
 
-# source label -> (simulations.sources name, parameters); d is given per cell
+# source label -> (vqmatch.simulations.sources name, parameters); d is given per cell
 SOURCES = {
     "gaussian": ("gaussian", {}),
     "laplace": ("laplace", {}),

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from theory.quantization import best_gaussian_codebook_scale2, gaussian_codebook_gain
+from vqmatch.theory.quantization import best_gaussian_codebook_scale2, gaussian_codebook_gain
 
 from ...core.stats import mean_ci, one_sample_t, paired_t
 from .config import DensityConfig, candidates, lowrate_best_scale2

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.linalg
 
-from theory import gaussian_monge_map, gaussian_w2, gelbrich_bound
+from vqmatch.theory import gaussian_monge_map, gaussian_w2, gelbrich_bound
 
 from ...core.registry import Cell
 from ...core.seeding import child_generator
@@ -137,7 +137,7 @@ def symmetry_cell(d: int, seed, replicate: int) -> list[dict]:
     return rows
 
 
-# labels used in the Gelbrich pairs -> (source name, parameters) for simulations.sources
+# labels used in the Gelbrich pairs -> (source name, parameters) for vqmatch.simulations.sources
 GELBRICH_SOURCES = {
     "uniform": ("uniform", {}),
     "laplace": ("laplace", {}),

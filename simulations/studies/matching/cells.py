@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from theory import criterion_triple, usage_criteria
+from vqmatch.theory import criterion_triple, usage_criteria
 
 from ...core.registry import Cell
 from ...core.seeding import child_generator

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import usage_criteria
+from vqmatch.theory import usage_criteria
 
 from ...core.seeding import SeedLike, as_generator
 
@@ -55,9 +55,9 @@ class BallLaw:
 def nearest_code_kdtree(features: np.ndarray, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest code by a k-d tree: ``(indices, squared distances)``.
 
-    In d = 2 or 3 this is O(N log K) instead of the O(NK) brute force of ``theory.nearest_code``,
+    In d = 2 or 3 this is O(N log K) instead of the O(NK) brute force of ``vqmatch.theory.nearest_code``,
     which makes K = 1e5 codes against 1e7 features feasible on a CPU. Tests check it against
-    ``theory.criterion_triple``.
+    ``vqmatch.theory.criterion_triple``.
     """
     from scipy.spatial import cKDTree
 

@@ -6,14 +6,14 @@ I)`, :math:`z = 0..4`, from an :math:`N(0, I)` codebook, and reports that Gaussi
 (Wasserstein VQ) degrades as z grows while MMD VQ keeps a lower E and a higher U (figures only; d
 and K not stated). v1 lists "relies on the Gaussian assumption" as its limitation.
 
-Here the same atomic training machinery (:mod:`simulations.engines.training`) trains Vanilla VQ (the
+Here the same atomic training machinery (:mod:`vqmatch.simulations.engines.training`) trains Vanilla VQ (the
 reference without matching), Wasserstein VQ (Gaussian moments), the density-adjusted Wasserstein
 target, MMD VQ and sliced-W2 VQ (both non-parametric) on the bimodal features at every separation
 z and on heavy-tailed features (i.i.d. Student-t coordinates, 3 degrees of freedom). A matched
 Gaussian codebook for the bimodal law is :math:`N(0, I + z^2\mathbf 1\mathbf 1^\top)`: it puts codes
 in the empty gap between the modes, which is why moment matching should waste codes. Variants are
 compared by paired Student t tests over replicates (df = n - 1; constants in
-:mod:`simulations.core.verdicts`).
+:mod:`vqmatch.simulations.core.verdicts`).
 """
 
 from __future__ import annotations

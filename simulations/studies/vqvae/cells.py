@@ -13,7 +13,7 @@ Each run yields one row per evaluation of the held-out split (``step``, ``utiliz
 ``images_per_s``, ``seconds``) labelled with the grid point (``quantizer``, ``codebook_size``,
 ``codebook_dim``, ``gamma``, ``beta``, ``codebook_lr`` as resolved, ``setting``, ``seed``,
 ``dataset``); the final row also carries the STE gradient gap on held-out images
-(:func:`simulations.vqvae.gradient_gap.gradient_gap`):
+(:func:`vqmatch.simulations.vqvae.gradient_gap.gradient_gap`):
 :math:`G = \|\nabla_z L(z_e) - \nabla_z L(z_q)\|` against the later version's first-order bound
 :math:`\|H(z_q)\|_2\,\|z_e - z_q\|`.
 """
@@ -54,7 +54,7 @@ def _train_torchrun(config: TrainConfig, scratch: Path, nproc: int) -> list[dict
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "request.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", "-m", "simulations.vqvae",
+           f"--nproc_per_node={nproc}", "-m", "vqmatch.simulations.vqvae",
            f"--config-json={scratch / 'request.json'}", f"--out={scratch}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     if proc.returncode != 0:

@@ -5,7 +5,7 @@ with ``seeds`` seeds, plus (``control=True``) the fair-comparison points that se
 loss from the settings the authors' code gives only to it (a codebook lr 400x the model lr and a
 commitment weight beta ten times smaller): the baselines trained with the Wasserstein settings, and
 Wasserstein trained with the baselines' settings. ``None`` in gammas / betas / codebook_lrs means the
-quantizer's default (:func:`simulations.vqvae.config.quantizer_settings`); gamma applies to the
+quantizer's default (:func:`vqmatch.simulations.vqvae.config.quantizer_settings`); gamma applies to the
 matching quantizers only.
 """
 
@@ -53,8 +53,8 @@ class GridPoint:
 class VQVAEConfig:
     """A grid of VQ-VAE runs (see the module docstring).
 
-    ``train``: the name of a :data:`simulations.vqvae.config.PRESETS` entry; ``overrides``: its
-    ``key=value`` changes (``simulations.vqvae.config.apply_overrides``); ``nproc``: processes per
+    ``train``: the name of a :data:`vqmatch.simulations.vqvae.config.PRESETS` entry; ``overrides``: its
+    ``key=value`` changes (``vqmatch.simulations.vqvae.config.apply_overrides``); ``nproc``: processes per
     run (``> 1``: the run is launched with ``torchrun``); ``gap_images``: held-out images on which the
     STE gradient gap is measured at the end of every run (0: skip); ``recon_images``: held-out
     reconstructions kept for the figure.

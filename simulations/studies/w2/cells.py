@@ -30,7 +30,7 @@ Estimators (one replicate = one pair of independent n-samples, all estimators on
     Lemma 3 on the populations' true moments (no sampling): for non-Gaussian pairs its gap to the
     truth is the price of the Gaussian surrogate (Gelbrich: it can only be below).
 ``closed_form_emp``
-    Lemma 3 on the samples' moments: the paper's loss (``theory.empirical_gaussian_w2``).
+    Lemma 3 on the samples' moments: the paper's loss (``vqmatch.theory.empirical_gaussian_w2``).
 ``exact_ot``
     :math:`W_2` between the two empirical measures: POT ``emd2`` (network simplex, squared Euclidean
     cost, uniform weights) for d >= 2 and n <= ``ot_max_n``; in d = 1 the sorted matching (exact).
@@ -62,7 +62,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from theory import empirical_gaussian_w2, gaussian_w2
+from vqmatch.theory import empirical_gaussian_w2, gaussian_w2
 
 from ...core.registry import Cell
 from ...core.seeding import child_generator

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import gaussian_w2
+from vqmatch.theory import gaussian_w2
 
 from ...core.seeding import SeedLike, as_generator, as_seed_sequence, child_generator
 from ...sources import haar_rotation, make_source, random_pair, random_spd
@@ -50,7 +50,7 @@ from ...sources import haar_rotation, make_source, random_pair, random_spd
 class Affine1D:
     """The 1-D law of ``scale * (A + shift)`` for a 1-D source ``A`` and ``scale > 0``."""
 
-    base: object  # a d = 1 simulations.sources.Source
+    base: object  # a d = 1 vqmatch.simulations.sources.Source
     scale: float = 1.0
     shift: float = 0.0
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from simulations.core.executors import (
+from tests.simulations.core.toy import bars_cell, calls, toy_study
+from vqmatch.simulations.core.executors import (
     CellsFailed,
     Task,
     cell_bars,
@@ -14,9 +15,8 @@ from simulations.core.executors import (
     run_tasks,
     thread_limit,
 )
-from simulations.core.registry import Cell
-from simulations.core.runner import run_study
-from tests.simulations.core.toy import bars_cell, calls, toy_study
+from vqmatch.simulations.core.registry import Cell
+from vqmatch.simulations.core.runner import run_study
 
 ROOT = str(Path(__file__).resolve().parents[3])
 

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from simulations.core.registry import Cell, Claim, Measurement, check_unique, claim
 from tests.simulations.core.toy import ToyConfig, point_cell, toy_study
+from vqmatch.simulations.core.registry import Cell, Claim, Measurement, check_unique, claim
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from simulations.core.registry import Cell
-from simulations.core.runner import run_study
 from tests.simulations.core.toy import calls, point_cell, toy_study
+from vqmatch.simulations.core.registry import Cell
+from vqmatch.simulations.core.runner import run_study
 
 
 def test_run_study_writes_results_and_resumes(tmp_path):

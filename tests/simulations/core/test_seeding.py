@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from simulations.core.runner import run_study
-from simulations.core.seeding import (
+from tests.simulations.core.toy import toy_study
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.seeding import (
     as_generator,
     cell_seed,
     child,
@@ -12,7 +13,6 @@ from simulations.core.seeding import (
     spawn_seeds,
     torch_seed,
 )
-from tests.simulations.core.toy import toy_study
 
 
 def test_cell_seed_is_a_function_of_seed_and_key():

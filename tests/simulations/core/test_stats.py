@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulations.core.stats import (
+from vqmatch.simulations.core.stats import (
     TTest,
     enough,
     loglog_slope,
@@ -18,7 +18,7 @@ from simulations.core.stats import (
     versus_reference,
     z_score,
 )
-from simulations.core.verdicts import ALPHA, ALPHA_DISAGREE, MIN_REPLICATES, agrees
+from vqmatch.simulations.core.verdicts import ALPHA, ALPHA_DISAGREE, MIN_REPLICATES, agrees
 
 
 def test_mean_ci_matches_t_interval_and_covers():

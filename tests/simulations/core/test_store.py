@@ -2,10 +2,10 @@
 
 from dataclasses import replace
 
-from simulations.core.registry import Cell
-from simulations.core.runner import run_study
-from simulations.core.store import StudyStore, cell_identity
 from tests.simulations.core.toy import calls, point_cell, replicate_cell, toy_study
+from vqmatch.simulations.core.registry import Cell
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.store import StudyStore, cell_identity
 
 
 def _cell(**kw):

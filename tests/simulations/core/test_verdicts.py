@@ -2,8 +2,8 @@
 
 import pytest
 
-from simulations.core import verdicts
-from simulations.core.verdicts import combine, decide, within
+from vqmatch.simulations.core import verdicts
+from vqmatch.simulations.core.verdicts import combine, decide, within
 
 
 def test_within_decide_combine():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations.core.registry import Cell, Study
-from simulations.core.seeding import child_generator
+from vqmatch.simulations.core.registry import Cell, Study
+from vqmatch.simulations.core.seeding import child_generator
 
 
 def _log(log_dir: str | None, name: str) -> None:
@@ -55,7 +55,7 @@ def failing_cell(x: float, log_dir: str | None, seed) -> list[dict]:
 
 
 def bars_cell(x: float, seed) -> list[dict]:
-    from simulations.core.executors import cell_bars
+    from vqmatch.simulations.core.executors import cell_bars
 
     return [{"x": x, "bars": cell_bars()}]
 

@@ -1,4 +1,4 @@
-"""Validation of the exponent estimators in ``simulations.engines.exponent``.
+"""Validation of the exponent estimators in ``vqmatch.simulations.engines.exponent``.
 
 The instrument must recover a *known* exponent ``a`` from codebooks whose point density is exactly
 ``f^a``: i.i.d. draws from ``f^a`` (Gaussian: ``N(0, I/a)``; product Laplace: scale ``1/a``) and
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulations.core.seeding import spawn_generators
-from simulations.engines.exponent import (
+from vqmatch.simulations.core.seeding import spawn_generators
+from vqmatch.simulations.engines.exponent import (
     ExponentEstimate,
     estimate_exponent,
     estimate_exponent_gaussian_moment,

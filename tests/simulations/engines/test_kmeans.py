@@ -1,4 +1,5 @@
-"""Tests of simulations.engines.kmeans: hand-computed oracles, fixed-point and monotonicity properties."""
+"""Tests of vqmatch.simulations.engines.kmeans: hand-computed oracles, fixed-point and monotonicity
+properties."""
 
 import warnings
 
@@ -7,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulations.engines import kmeans as km
-from simulations.engines.kmeans import ConvergenceWarning, KMeansResult, kmeans
 from tests._helpers import to_lib, to_numpy
-from theory.assignment import nearest_code
+from vqmatch.simulations.engines import kmeans as km
+from vqmatch.simulations.engines.kmeans import ConvergenceWarning, KMeansResult, kmeans
+from vqmatch.theory.assignment import nearest_code
 
 DTYPES = ["float32", "float64"]
 

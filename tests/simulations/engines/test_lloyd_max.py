@@ -1,4 +1,5 @@
-"""Tests for simulations.engines.lloyd_max: published tables, closed forms and independent references."""
+"""Tests for vqmatch.simulations.engines.lloyd_max: published tables, closed forms and independent
+references."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from simulations.engines.lloyd_max import (
+from vqmatch.simulations.engines.lloyd_max import (
     ConvergenceWarning,
     LloydMaxResult,
     companding_levels,
     lloyd_max,
     quantizer_distortion,
 )
-from simulations.sources import make_source
+from vqmatch.simulations.sources import make_source
 
 GAUSS = make_source("gaussian", 1)
 PANTER_DITE_GAUSS = math.sqrt(3) * math.pi / 2  # (1/12) (int phi^(1/3))^3

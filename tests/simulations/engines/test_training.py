@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from simulations.engines import training as tr
+from vqmatch.simulations.engines import training as tr
 
 TINY_TRAIN = tr.TrainSettings(n_codes=16, steps=10, batch_size=128, eval_every=5,
                               eval_samples=512)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from simulations.engines import training_summary as ts
+from vqmatch.simulations.engines import training_summary as ts
 
 
 def test_paired_difference_pairs_by_replicate():

@@ -1,4 +1,4 @@
-"""Tests for simulations.sources: exact moments, densities, 1-D partial moments, validation."""
+"""Tests for vqmatch.simulations.sources: exact moments, densities, 1-D partial moments, validation."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
-from simulations.sources import SOURCE_NAMES, make_source
-from simulations.sources.laws import Ball, Box
+from vqmatch.simulations.sources import SOURCE_NAMES, make_source
+from vqmatch.simulations.sources.laws import Ball, Box
 
 # (name, d, params): one representative of every family / parametrisation.
 SPECS = [

@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulations.core.registry import StudyResult
-from simulations.core.runner import run_study
-from simulations.engines.training import TrainSettings
-from simulations.studies import CLAIMS, atomic
-from simulations.studies.atomic import config as ac
-from simulations.studies.atomic.summary import summarize
+from vqmatch.simulations.core.registry import StudyResult
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.engines.training import TrainSettings
+from vqmatch.simulations.studies import CLAIMS, atomic
+from vqmatch.simulations.studies.atomic import config as ac
+from vqmatch.simulations.studies.atomic.summary import summarize
 
 TINY_TRAIN = TrainSettings(n_codes=16, steps=10, batch_size=128, eval_every=5, eval_samples=512)
 TINY = ac.AtomicConfig(

@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulations.core.runner import run_study
-from simulations.core.verdicts import MIN_REPLICATES
-from simulations.studies import CLAIMS, density
-from simulations.studies.density import config as od
-from simulations.studies.density.summary import parabola_argmin, summarize
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.verdicts import MIN_REPLICATES
+from vqmatch.simulations.studies import CLAIMS, density
+from vqmatch.simulations.studies.density import config as od
+from vqmatch.simulations.studies.density.summary import parabola_argmin, summarize
 
 TINY = od.DensityConfig(
     lloyd_sources=("gaussian", "laplace"), lloyd_levels=(16, 32, 64),

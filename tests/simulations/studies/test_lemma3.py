@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulations.core.runner import run_study
-from simulations.sources import random_spd
-from simulations.studies import CLAIMS, lemma3
-from simulations.studies.lemma3.cells import _trace_term_scipy, repo_product_eigh_w2sq
-from simulations.studies.lemma3.summary import summarize
-from theory import gaussian_w2
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.sources import random_spd
+from vqmatch.simulations.studies import CLAIMS, lemma3
+from vqmatch.simulations.studies.lemma3.cells import _trace_term_scipy, repo_product_eigh_w2sq
+from vqmatch.simulations.studies.lemma3.summary import summarize
+from vqmatch.theory import gaussian_w2
 
 TINY = lemma3.Lemma3Config(monge_dims=(1, 3), monge_samples=4000, monge_replicates=6,
                            coupling_samples=60, ot_sizes=(25, 50, 100, 200), ot_replicates=8,

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulations.core.runner import run_study
-from simulations.core.seeding import cell_seed
-from simulations.core.stats import mean_ci
-from simulations.studies import CLAIMS, matching
-from simulations.studies.matching import cells as mc
-from simulations.studies.matching import config as mm
-from simulations.studies.matching import theory as mt
-from theory import criterion_triple, nearest_code
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.seeding import cell_seed
+from vqmatch.simulations.core.stats import mean_ci
+from vqmatch.simulations.studies import CLAIMS, matching
+from vqmatch.simulations.studies.matching import cells as mc
+from vqmatch.simulations.studies.matching import config as mm
+from vqmatch.simulations.studies.matching import theory as mt
+from vqmatch.theory import criterion_triple, nearest_code
 
 TINY = mm.MatchingConfig(
     theorem1=mm.Theorem1Config(n_codes=(50, 200, 800), features_per_code=10, replicates=3),

@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulations.core.registry import StudyResult
-from simulations.core.runner import run_study
-from simulations.engines.training import TrainSettings
-from simulations.studies import CLAIMS, robustness
-from simulations.studies.robustness import config as rb
-from simulations.studies.robustness.summary import summarize
+from vqmatch.simulations.core.registry import StudyResult
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.engines.training import TrainSettings
+from vqmatch.simulations.studies import CLAIMS, robustness
+from vqmatch.simulations.studies.robustness import config as rb
+from vqmatch.simulations.studies.robustness.summary import summarize
 
 TINY = rb.RobustnessConfig(
     quantizers=("wasserstein", "sliced"), separations=(0.0, 3.0), student_t_shifts=(0.0,),

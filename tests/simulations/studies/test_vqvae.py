@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from simulations.cli import build_parser, main, vqvae_config
-from simulations.core.executors import thread_limit
-from simulations.core.registry import StudyResult
-from simulations.core.runner import run_study
-from simulations.studies import CLAIMS, STUDIES, vqvae
-from simulations.studies.vqvae import config as vc
-from simulations.studies.vqvae.plan import format_plan, plan_runs
-from simulations.vqvae import TrainConfig, train
+from vqmatch.simulations.cli import build_parser, main, vqvae_config
+from vqmatch.simulations.core.executors import thread_limit
+from vqmatch.simulations.core.registry import StudyResult
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.studies import CLAIMS, STUDIES, vqvae
+from vqmatch.simulations.studies.vqvae import config as vc
+from vqmatch.simulations.studies.vqvae.plan import format_plan, plan_runs
+from vqmatch.simulations.vqvae import TrainConfig, train
 
 TINY = vc.VQVAEConfig(train="quick-cpu", quantizers=("vanilla", "wasserstein"), codebook_sizes=(16,),
                       seeds=2, overrides=("steps=8", "eval_every=4", "checkpoint_every=4",
@@ -183,7 +183,7 @@ def test_rerun_reuses_and_an_interrupted_cell_resumes(tiny):
 
 def test_figures_draw_from_the_tiny_run(tiny):
     out, _, _ = tiny
-    from figures import vqvae as fig
+    from vqmatch.figures import vqvae as fig
 
     names = {p.name for p in fig.make(out)}
     assert {"vqvae_gap.png", "vqvae_recon.png"} <= names
@@ -286,8 +286,8 @@ def test_paper_tables_only_at_the_papers_setting(tiny):
 def test_a_cell_on_two_processes_with_torchrun(tmp_path):
     """nproc = 2: the cell launches torchrun (gloo on CPU, DDP, the quantizer on the global batch)
     and reads the run's rows; they match a one-process run of the same global batch."""
-    from simulations.core.seeding import cell_seed
-    from simulations.studies.vqvae.cells import train_cell
+    from vqmatch.simulations.core.seeding import cell_seed
+    from vqmatch.simulations.studies.vqvae.cells import train_cell
 
     point = vc.GridPoint("vanilla", 16, 8, "builtin")
     config = replace(TINY.train_config(point), eval_images=16)
@@ -320,7 +320,7 @@ def test_kill_9_and_rerun_gives_the_rows_of_an_uninterrupted_run(tmp_path):
                                 "power_iterations": 2,
                                 "overrides": ["steps=60", "eval_every=20", "checkpoint_every=10",
                                               "eval_images=32", "batch_size=16"]}))
-    cmd = [sys.executable, "-m", "simulations.cli", "vqvae", "--quick", "--grid", str(grid),
+    cmd = [sys.executable, "-m", "vqmatch.simulations.cli", "vqvae", "--quick", "--grid", str(grid),
            "--no-progress", "--out"]
     subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
     killed = tmp_path / "killed"

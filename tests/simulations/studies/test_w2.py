@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulations.core.runner import run_study
-from simulations.studies import CLAIMS, w2
-from simulations.studies.w2 import cells as w2c
-from simulations.studies.w2 import truth as wt
-from simulations.studies.w2.summary import summarize
-from theory import gaussian_w2
+from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.studies import CLAIMS, w2
+from vqmatch.simulations.studies.w2 import cells as w2c
+from vqmatch.simulations.studies.w2 import truth as wt
+from vqmatch.simulations.studies.w2.summary import summarize
+from vqmatch.theory import gaussian_w2
 
 TINY = w2.W2Config(dims=(1, 8), sizes=(50, 100, 200, 400), ot_max_n=400, replicates=5,
                    pairs=("gauss_shift", "gauss_same", "uniform_laplace"), n_projections=20,
@@ -37,7 +37,7 @@ def test_quantile_formula_two_gaussians():
 @pytest.mark.parametrize("lo1,hi1,lo2,hi2", [(0, 1, 0, 1), (0, 1, 2, 5), (-1, 3, 0.5, 1)])
 def test_quantile_formula_two_uniforms(lo1, hi1, lo2, hi2):
     """U(a,b) vs U(c,e): quantiles a + u(b-a), c + u(e-c), so W2^2 = al^2 + al be + be^2/3."""
-    from simulations.sources import make_source
+    from vqmatch.simulations.sources import make_source
 
     u1, u2 = make_source("uniform", 1, low=lo1, high=hi1), make_source("uniform", 1, low=lo2, high=hi2)
     al, be = lo1 - lo2, (hi1 - lo1) - (hi2 - lo2)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from simulations.vqvae.config import TrainConfig
+from vqmatch.simulations.vqvae.config import TrainConfig
 
 # a few steps of 8 builtin patches on the tiny model, evaluated on 64 evenly spaced held-out patches
 TINY = TrainConfig(steps=4, batch_size=8, eval_every=4, eval_batch_size=64, eval_images=64,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from simulations.engines.quantizers import QUANTIZERS
-from simulations.vqvae.config import (
+from vqmatch.simulations.engines.quantizers import QUANTIZERS
+from vqmatch.simulations.vqvae.config import (
     MATCHING,
     PRESETS,
     TrainConfig,

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from simulations.vqvae import data
-from simulations.vqvae.config import TrainConfig
-from simulations.vqvae.data import BUILTIN_HELDOUT, StepBatchSampler, builtin_patches, make_loaders
+from vqmatch.simulations.vqvae import data
+from vqmatch.simulations.vqvae.config import TrainConfig
+from vqmatch.simulations.vqvae.data import BUILTIN_HELDOUT, StepBatchSampler, builtin_patches, make_loaders
 
 BUILTIN_TRAIN_PATCHES, BUILTIN_HELDOUT_PATCHES = 21154, 482
 
@@ -192,7 +192,7 @@ def test_wrong_resolution_for_fixed_size_sources(tmp_path):
 def test_check_dataset_checks_the_layout_without_reading_the_files(tmp_path):
     """The CLI's check before any run: names a missing file, but does not load the data (a
     corrupt batch is found when a run reads it)."""
-    from simulations.vqvae.data import check_dataset, make_datasets
+    from vqmatch.simulations.vqvae.data import check_dataset, make_datasets
 
     base = tmp_path / "cifar-10-batches-py"
     base.mkdir()

@@ -10,10 +10,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from simulations.engines.quantizers import QUANTIZERS
-from simulations.vqvae.config import TrainConfig
-from simulations.vqvae.distributed import wrap_ddp
-from simulations.vqvae.train import build_model, make_optimizer, train, train_step
+from vqmatch.simulations.engines.quantizers import QUANTIZERS
+from vqmatch.simulations.vqvae.config import TrainConfig
+from vqmatch.simulations.vqvae.distributed import wrap_ddp
+from vqmatch.simulations.vqvae.train import build_model, make_optimizer, train, train_step
 
 # ste++ (when the library has it) sends the reconstruction gradient to the codes through its output
 NAMES = tuple(n for n in ("vanilla", "ema", "online", "wasserstein", "sliced", "mmd", "ste++")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from simulations.vqvae.metrics import evaluate, lpips_status, psnr, ssim, y_channel
+from vqmatch.simulations.vqvae.metrics import evaluate, lpips_status, psnr, ssim, y_channel
 
 
 def test_psnr_closed_form():
@@ -58,8 +58,8 @@ def test_lpips_is_reported_unavailable_without_package_or_weights():
 
 
 def test_evaluate_accumulates_usage_over_the_whole_split():
-    from simulations.engines.quantizers import make_quantizer
-    from simulations.vqvae.model import VQVAE
+    from vqmatch.simulations.engines.quantizers import make_quantizer
+    from vqmatch.simulations.vqvae.model import VQVAE
 
     torch.manual_seed(0)
     model = VQVAE(make_quantizer("vanilla", 32, 8, seed=0, init_scale=0.05), "tiny")

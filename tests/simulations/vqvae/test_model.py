@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from simulations.engines.quantizers import make_quantizer
-from simulations.vqvae.model import SHAPES, VQVAE, AttnBlock, Downsample, ModelShape, ResBlock, Upsample
+from vqmatch.simulations.engines.quantizers import make_quantizer
+from vqmatch.simulations.vqvae.model import (
+    SHAPES,
+    VQVAE,
+    AttnBlock,
+    Downsample,
+    ModelShape,
+    ResBlock,
+    Upsample,
+)
 
 
 def _model(shape, k=16, name="vanilla"):

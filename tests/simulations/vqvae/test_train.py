@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from simulations.engines.quantizers import QUANTIZERS
-from simulations.vqvae.checkpoint import load_checkpoint, save_checkpoint
-from simulations.vqvae.config import MATCHING
-from simulations.vqvae.train import TIMING_KEYS, build_model, lr_at, main, make_optimizer, train
+from vqmatch.simulations.engines.quantizers import QUANTIZERS
+from vqmatch.simulations.vqvae.checkpoint import load_checkpoint, save_checkpoint
+from vqmatch.simulations.vqvae.config import MATCHING
+from vqmatch.simulations.vqvae.train import TIMING_KEYS, build_model, lr_at, main, make_optimizer, train
 
 
 @pytest.mark.parametrize("name", QUANTIZERS)
@@ -154,7 +154,7 @@ def test_kill_9_then_rerun_finishes_with_the_same_numbers(tmp_path):
     args = ["steps=24", "eval_every=12", "checkpoint_every=4", "batch_size=8", "codebook_size=64",
             "queue_size=512", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "simulations.vqvae"]
+    cmd = [sys.executable, "-m", "vqmatch.simulations.vqvae"]
     subprocess.run([*cmd, f"--out={tmp_path / 'full'}", *args], check=True, env=env, capture_output=True)
     proc = subprocess.Popen([*cmd, f"--out={tmp_path / 'cut'}", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simulations.engines.quantizers import QUANTIZERS, default_training, make_quantizer
+from vqmatch.simulations.engines.quantizers import QUANTIZERS, default_training, make_quantizer
 
 LOW = (torch.bfloat16, torch.float16)
 

@@ -7,7 +7,7 @@
   checked by distance, never by index);
 * an eval-mode forward (and backward) changes no parameter, buffer or random stream, bitwise;
 * the loss and its gradients are finite, the loss in the compute dtype;
-* the metrics E, U, C agree with :func:`theory.criterion_triple` on the same batch and the codebook
+* the metrics E, U, C agree with :func:`vqmatch.theory.criterion_triple` on the same batch and the codebook
   BEFORE the step's update (and E with the brute force).
 
 Each property was checked to fail on a planted bug (search in the input's precision, the
@@ -25,9 +25,9 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from simulations.engines.quantizers import QUANTIZERS, make_quantizer
-from simulations.engines.quantizers._base import compute_dtype
-from theory import criterion_triple
+from vqmatch.simulations.engines.quantizers import QUANTIZERS, make_quantizer
+from vqmatch.simulations.engines.quantizers._base import compute_dtype
+from vqmatch.theory import criterion_triple
 
 CODEBOOK_DTYPES = (torch.float32, torch.float64)
 INPUT_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)

@@ -11,7 +11,7 @@ import ot
 import pytest
 import torch
 
-from simulations.engines.quantizers import (
+from vqmatch.simulations.engines.quantizers import (
     QUANTIZERS,
     default_training,
     finite_k_gaussian_scale2,
@@ -19,9 +19,9 @@ from simulations.engines.quantizers import (
     mmd2,
     sliced_w2,
 )
-from simulations.engines.quantizers._base import farthest_feature
-from theory import gaussian_moments, gaussian_w2
-from theory.quantization import best_gaussian_codebook_scale2
+from vqmatch.simulations.engines.quantizers._base import farthest_feature
+from vqmatch.theory import gaussian_moments, gaussian_w2
+from vqmatch.theory.quantization import best_gaussian_codebook_scale2
 
 MATCHING = ("wasserstein", "mmd", "sliced", "density_wasserstein")
 TRAINABLE = tuple(n for n in QUANTIZERS if n != "ema")
@@ -333,7 +333,7 @@ def test_density_wasserstein_targets_the_scaled_gaussian(scale):
 
 
 def test_finite_k_scale_beats_neighbours_and_is_deterministic():
-    from theory import nearest_code
+    from vqmatch.theory import nearest_code
 
     c = finite_k_gaussian_scale2(2, 32, n_features=2048)
     assert c == finite_k_gaussian_scale2(2, 32, n_features=2048)

@@ -7,7 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simulations.engines.quantizers import QUANTIZERS, STEPlusPlusQuantizer, default_training, make_quantizer
+from vqmatch.simulations.engines.quantizers import (
+    QUANTIZERS,
+    STEPlusPlusQuantizer,
+    default_training,
+    make_quantizer,
+)
 
 
 def _features(n=96, d=3, seed=0, shift=0.0, dtype=torch.float64):
