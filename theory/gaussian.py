@@ -425,6 +425,10 @@ def gaussian_moments(x, *, ddof: int = 1, weights=None, name: str = "x"):
     -------
     mean : array (d,)
     cov : array (d, d)
+        Exactly symmetric: a BLAS product ``X^T X`` need not be (its two triangles may be summed in
+        different orders, depending on the kernel), and an asymmetric covariance would give the
+        closed form a first-order round-off error (its eigensolver reads one triangle, its trace
+        the whole matrix) and fail :func:`gaussian_w2`'s symmetry check.
     """
     xp = namespace(x, weights, names=(name, "weights"))
     if ddof not in (0, 1):
@@ -433,7 +437,7 @@ def gaussian_moments(x, *, ddof: int = 1, weights=None, name: str = "x"):
     if weights is None:
         mean = x.mean(0)
         xc = x - mean
-        return mean, xp.mT(xc) @ xc / (x.shape[0] - ddof)
+        return mean, _symmetric(xp, xp.mT(xc) @ xc / (x.shape[0] - ddof))
     w = xp.asarray(weights, like=x)
     if tuple(w.shape) != (x.shape[0],):
         raise ValueError(f"weights must have shape ({x.shape[0]},), got shape={tuple(w.shape)}")
@@ -444,7 +448,12 @@ def gaussian_moments(x, *, ddof: int = 1, weights=None, name: str = "x"):
         raise ValueError(f"weights must sum to 1, got sum={total:.6g}")
     mean = (w[:, None] * x).sum(0)
     xc = x - mean
-    return mean, xp.mT(xc) @ (w[:, None] * xc)
+    return mean, _symmetric(xp, xp.mT(xc) @ (w[:, None] * xc))
+
+
+def _symmetric(xp, c):
+    """(C + C^T) / 2: exactly symmetric (fl(a + b) = fl(b + a)), and C itself when it already is."""
+    return 0.5 * (c + xp.mT(c))
 
 
 def empirical_gaussian_w2(x_s, x_t, *, squared: bool = False, ddof: int = 1):

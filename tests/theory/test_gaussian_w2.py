@@ -11,11 +11,12 @@ import numpy as np
 import ot
 import pytest
 import scipy.linalg
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from tests._helpers import to_lib, to_numpy
+from tests.theory import roundoff as ro
 from vqmatch import theory
 from vqmatch.theory import (
     empirical_gaussian_w2,
@@ -64,22 +65,35 @@ def pot_w2_torch(m1, a, m2, b):
     return float(ot.gaussian.bures_wasserstein_distance(*t))
 
 
-def roundoff_sq(*covs):
-    """Round-off level of a computed W2^2 (absolute).
+def roundoff_sq(m1, a, m2, b):
+    """The a priori float64 round-off of ``gaussian_w2(m1, a, m2, b, squared=True)``
+    (:func:`tests.theory.roundoff.closed_form_bound`: backward errors of the factorisation, the
+    products and the eigensolver, moved through the square roots by Weyl's inequality)."""
+    return ro.closed_form_bound(np.subtract(m1, m2), a, b)
 
-    The trace term is sum_i sqrt(mu_i), mu_i the eigenvalues of M = F^T cov_t F. A backward-stable
-    eigensolver perturbs each mu_i by ~eps * lam_max^2, which moves sqrt(mu_i) by up to
-    ~eps * lam_max * cond / 2 (largest near the smallest eigenvalue); d such terms, times 2 in W2^2.
-    Measured ratios of |W2^2 error| to d * eps * lam_max * cond stay below ~2 for the strategies
-    below; the factor 100 is slack.
-    """
-    lam_max, cond = 0.0, 1.0
-    for c in covs:
-        lam = np.linalg.eigvalsh(c)
-        lam_max = max(lam_max, lam[-1])
-        cond = max(cond, lam[-1] / max(lam[0], 1e-300))
-    d = covs[0].shape[-1]
-    return 100.0 * d * EPS * lam_max * cond
+
+def mean_leg(bm):
+    """W2 moved by perturbing a mean by at most ``bm`` entrywise."""
+    return float(np.sqrt(np.sum(np.asarray(bm) ** 2)))
+
+
+def cov_leg(fro, cov):
+    """W2 moved by perturbing ``cov`` by at most ``fro`` in Frobenius norm (Bures bound)."""
+    return float(np.sqrt(ro.bures_sq_bound(fro, cov.shape[0], max(ro.lambda_min(cov) - fro, 0.0))))
+
+
+def reference_tolerance(m1, a, m2, b, w):
+    """|ours - a two-square-root reference| in W2 units: both errors, a priori (tests.theory.roundoff),
+    plus the final square roots' rounding."""
+    return (ro.sq_to_w(roundoff_sq(m1, a, m2, b), w) + ro.sqrt_reference_bound(np.subtract(m1, m2), a, b, w)
+            + 4 * ro.U64 * w)
+
+
+def fro_of(bound):
+    return float(np.sqrt(np.sum(np.asarray(bound) ** 2)))
+
+
+U = ro.U64
 
 
 # hypothesis strategies: SPD matrices as A A^T + c I from bounded floats, d in 1..6
@@ -118,13 +132,14 @@ def test_agrees_with_pot_and_sqrtm_reference(d, xp_name):
         m1, m2 = rng.normal(size=d), rng.normal(size=d)
         a = random_spd(rng, d, scale=rng.uniform(0.5, 2.0))
         b = random_spd(rng, d, scale=rng.uniform(0.5, 2.0))
-        ours = gaussian_w2(*(to_lib(x, xp_name) for x in (m1, a, m2, b)))
-        ours_sq = gaussian_w2(*(to_lib(x, xp_name) for x in (m1, a, m2, b)), squared=True)
-        np.testing.assert_allclose(to_numpy(ours), pot_w2(m1, a, m2, b), rtol=1e-10)
-        np.testing.assert_allclose(to_numpy(ours), sqrtm_reference(m1, a, m2, b), rtol=1e-10)
-        np.testing.assert_allclose(
-            to_numpy(ours_sq), sqrtm_reference(m1, a, m2, b, squared=True), rtol=1e-10
-        )
+        ours = float(to_numpy(gaussian_w2(*(to_lib(x, xp_name) for x in (m1, a, m2, b)))))
+        ours_sq = float(to_numpy(gaussian_w2(*(to_lib(x, xp_name) for x in (m1, a, m2, b)),
+                                             squared=True)))
+        tol = reference_tolerance(m1, a, m2, b, ours)
+        assert ro.check("w2.pot", abs(ours - pot_w2(m1, a, m2, b)), tol)
+        assert ro.check("w2.sqrtm", abs(ours - sqrtm_reference(m1, a, m2, b)), tol)
+        ref = sqrtm_reference(m1, a, m2, b)
+        assert ro.check("w2.sqrtm_sq", abs(ours_sq - ref**2), tol * (ours + ref))
 
 
 def test_known_values():
@@ -185,7 +200,6 @@ def test_broadcast_single_target_against_batch(xp_name):
 # ----------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(2))
 def test_nonnegative_and_symmetric(pair):
     (m1, a), (m2, b) = pair
@@ -195,7 +209,7 @@ def test_nonnegative_and_symmetric(pair):
     # W^2 from either side differs only by round-off (different factor, same spectrum)
     s12 = float(gaussian_w2(m1, a, m2, b, squared=True))
     s21 = float(gaussian_w2(m2, b, m1, a, squared=True))
-    assert abs(s12 - s21) <= 1e-10 * s12 + roundoff_sq(a, b)
+    assert ro.check("w2.symmetric", abs(s12 - s21), roundoff_sq(m1, a, m2, b) + roundoff_sq(m2, b, m1, a))
 
 
 @given(gaussian_tuple(1))
@@ -203,30 +217,36 @@ def test_identity_is_roundoff_zero(single):
     # W(x, x) is 0 in exact arithmetic; computed, W^2 is round-off of size roundoff_sq and W is its
     # square root, so W(x, x) is only ~sqrt(eps)-small, never exactly guaranteed to be 0.
     ((m, s),) = single
+    e = roundoff_sq(m, s, m, s)
     w = float(gaussian_w2(m, s, m, s))
-    assert 0.0 <= w <= np.sqrt(roundoff_sq(s))
-    assert float(gaussian_w2(m, s, m, s, squared=True)) <= roundoff_sq(s)
+    assert 0.0 <= w and ro.check("w2.identity", w, np.sqrt(e) * (1 + 2 * U))
+    assert ro.check("w2.identity_sq", float(gaussian_w2(m, s, m, s, squared=True)), e)
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(3))
 def test_triangle_inequality(triple):
     (ma, a), (mb, b), (mc, c) = triple
-    tol = 3.0 * np.sqrt(roundoff_sq(a, b, c))  # each W has absolute error <= sqrt(W^2 round-off)
     ac = float(gaussian_w2(ma, a, mc, c))
     ab = float(gaussian_w2(ma, a, mb, b))
     bc = float(gaussian_w2(mb, b, mc, c))
-    assert ac <= ab + bc + tol
+    # each computed W is within sq_to_w(its W^2 round-off) of the exact one (plus the final sqrt)
+    tol = sum(ro.sq_to_w(roundoff_sq(*pq), w) + 2 * U * w for pq, w in
+              (((ma, a, mc, c), ac), ((ma, a, mb, b), ab), ((mb, b, mc, c), bc)))
+    assert ro.check("w2.triangle", ac - (ab + bc), tol)
 
 
 @given(st.floats(-10, 10), st.floats(-10, 10), st.floats(1e-3, 10), st.floats(1e-3, 10))
 def test_one_dimensional_closed_form(m1, m2, s1, s2):
     expected = (m1 - m2) ** 2 + (s1 - s2) ** 2
-    got = gaussian_w2(np.array([m1]), np.array([[s1**2]]), np.array([m2]), np.array([[s2**2]]),
-                      squared=True)
-    # the trace term sqrt(s1^2 s2^2) is exact to a few ulps of s1 s2
-    np.testing.assert_allclose(got, expected, rtol=1e-12,
-                               atol=16 * EPS * (s1**2 + s2**2 + (m1 - m2) ** 2))
+    a, b = np.array([[s1**2]]), np.array([[s2**2]])
+    got = float(gaussian_w2(np.array([m1]), a, np.array([m2]), b, squared=True))
+    # the given variances are s^2 rounded once: sqrt(a) = s (1 + t), |t| <= u, so the exact W^2 of
+    # the inputs is within 2 |s1 - s2| u (s1 + s2) + (u (s1 + s2))^2 of (s1 - s2)^2; the expected
+    # value itself rounds in a few operations
+    spread = U * (s1 + s2)
+    tol = (roundoff_sq([m1], a, [m2], b) + 2 * abs(s1 - s2) * spread + spread**2
+           + ro.gamma(6, U) * ((m1 - m2) ** 2 + (s1 + s2) ** 2))
+    assert ro.check("w2.one_dimensional", abs(got - expected), tol)
 
 
 @given(st.integers(1, 6).flatmap(lambda d: st.tuples(
@@ -237,70 +257,101 @@ def test_one_dimensional_closed_form(m1, m2, s1, s2):
     arrays(np.float64, (d,), elements=st.floats(-5.0, 5.0)),
 )))
 def test_commuting_covariances_closed_form(args):
+    """A = Q diag(a) Q^T, B = Q diag(b) Q^T: W^2 = |m1 - m2|^2 + sum (sqrt a_i - sqrt b_i)^2. The
+    stored q is orthogonal only up to e = ||q^T q - I||: with its polar factor Q0 (q = Q0 P,
+    ||P - I|| <= e) the inputs are within sqrt(d) (2e + e^2) max(a) (and their own rounding,
+    gamma_{d+1} |q| diag(a) |q|^T) of commuting A0, B0 whose W^2 is the closed form."""
     g, ev_a, ev_b, m1, m2 = args
     d = g.shape[0]
     q, _ = np.linalg.qr(g + 7.0 * np.eye(d))  # shifted: never rank-deficient
     a = (q * ev_a) @ q.T
     b = (q * ev_b) @ q.T
     a, b = 0.5 * (a + a.T), 0.5 * (b + b.T)
+    e = float(np.linalg.norm(q.T @ q - np.eye(d), 2)) + ro.gamma(d, U) * d
+    legs = 0.0
+    for ev in (ev_a, ev_b):
+        fro = (np.sqrt(d) * (2 * e + e * e) * ev.max()
+               + fro_of(ro.gamma(d + 1, U) * (np.abs(q) * ev) @ np.abs(q).T))
+        legs += float(np.sqrt(ro.bures_sq_bound(fro, d, max(ev.min() - fro, 0.0))))
     expected = np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(ev_a) - np.sqrt(ev_b)) ** 2)
-    got = gaussian_w2(m1, a, m2, b, squared=True)
-    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=roundoff_sq(a, b))
+    got = float(gaussian_w2(m1, a, m2, b, squared=True))
+    w0 = np.sqrt(expected)
+    tol = (legs * (2 * w0 + legs) + roundoff_sq(m1, a, m2, b)
+           + ro.gamma(d + 6, U) * (np.sum((m1 - m2) ** 2) + np.sum((np.sqrt(ev_a) + np.sqrt(ev_b)) ** 2)))
+    assert ro.check("w2.commuting", abs(got - expected), tol)
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(2), st.integers(0, 2**32 - 1))
 def test_rotation_invariance(pair, seed):
+    """For the stored r (orthogonal up to e = ||r^T r - I||), pushing both Gaussians through r scales
+    W by a factor in [sigma_min(r), sigma_max(r)], within e of 1; the rotated inputs are within
+    their products' rounding of the pushed-forward moments."""
     (m1, a), (m2, b) = pair
     d = m1.shape[0]
     r, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
     ra, rb = r @ a @ r.T, r @ b @ r.T
     ra, rb = 0.5 * (ra + ra.T), 0.5 * (rb + rb.T)
-    got = gaussian_w2(r @ m1, ra, r @ m2, rb, squared=True)
-    ref = gaussian_w2(m1, a, m2, b, squared=True)
-    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=2 * roundoff_sq(a, b))
+    got = float(gaussian_w2(r @ m1, ra, r @ m2, rb, squared=True))
+    ref = float(gaussian_w2(m1, a, m2, b, squared=True))
+    e = float(np.linalg.norm(r.T @ r - np.eye(d), 2)) + ro.gamma(d, U) * d
+    ar = np.abs(r)
+    legs = (mean_leg(ro.gamma(d, U) * ar @ np.abs(m1)) + mean_leg(ro.gamma(d, U) * ar @ np.abs(m2))
+            + cov_leg(fro_of(ro.gamma(2 * d, U) * ar @ np.abs(a) @ ar.T), ra)
+            + cov_leg(fro_of(ro.gamma(2 * d, U) * ar @ np.abs(b) @ ar.T), rb))
+    w = np.sqrt(ref) + ro.sq_to_w(roundoff_sq(m1, a, m2, b), np.sqrt(ref))
+    tol = (legs + e * w + ro.sq_to_w(roundoff_sq(r @ m1, ra, r @ m2, rb), np.sqrt(got))
+           + ro.sq_to_w(roundoff_sq(m1, a, m2, b), np.sqrt(ref)) + 2 * U * (np.sqrt(got) + np.sqrt(ref)))
+    assert ro.check("w2.rotation", abs(np.sqrt(got) - np.sqrt(ref)), tol)
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(2), st.data())
 def test_translation(pair, data):
     (m1, a), (m2, b) = pair
     d = m1.shape[0]
     v = data.draw(arrays(np.float64, (d,), elements=st.floats(-10, 10)))
-    ref = gaussian_w2(m1, a, m2, b, squared=True)
-    got = gaussian_w2(m1 + v, a, m2 + v, b, squared=True)
-    # m + v rounds, so the mean difference moves by ~eps * (|m| + |v|)
-    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=roundoff_sq(a, b) + 1e-12)
-    # shifting one mean with equal covariances: W = |v| (the trace term is round-off)
-    shifted = gaussian_w2(m1, a, m1 + v, a, squared=True)
-    np.testing.assert_allclose(shifted, np.sum(((m1 + v) - m1) ** 2), rtol=1e-12,
-                               atol=roundoff_sq(a))
+    ref = float(gaussian_w2(m1, a, m2, b, squared=True))
+    got = float(gaussian_w2(m1 + v, a, m2 + v, b, squared=True))
+    # m + v rounds once: the mean difference of the stored means moves by u (|m1 + v| + |m2 + v|)
+    legs = mean_leg(U * np.abs(m1 + v)) + mean_leg(U * np.abs(m2 + v))
+    tol = (legs + ro.sq_to_w(roundoff_sq(m1 + v, a, m2 + v, b), np.sqrt(got))
+           + ro.sq_to_w(roundoff_sq(m1, a, m2, b), np.sqrt(ref)) + 2 * U * (np.sqrt(got) + np.sqrt(ref)))
+    assert ro.check("w2.translation", abs(np.sqrt(got) - np.sqrt(ref)), tol)
+    # shifting one mean with equal covariances: W = |v'| exactly, v' = (m1 + v) - m1 as stored
+    diff = (m1 + v) - m1  # the subtraction rounds once more: within u |diff|
+    e = roundoff_sq(m1, a, m1 + v, a)
+    shifted = float(gaussian_w2(m1, a, m1 + v, a, squared=True))
+    assert ro.check("w2.shift_sq", abs(shifted - np.sum(diff**2)), e + ro.gamma(d + 3, U) * np.sum(diff**2))
     w = float(gaussian_w2(m1, a, m1 + v, a))
-    assert abs(w - np.linalg.norm((m1 + v) - m1)) <= 1e-12 * w + np.sqrt(roundoff_sq(a))
+    norm = np.linalg.norm(diff)
+    assert ro.check("w2.shift", abs(w - norm), ro.sq_to_w(e, norm) + ro.gamma(d + 4, U) * norm)
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(2), st.sampled_from([-3.0, -1.0, 0.25, 0.5, 2.0, 10.0]))
 def test_scaling(pair, c):
+    """W(c m1, c^2 a; c m2, c^2 b) = |c| W: the scaled inputs are c m (one rounding) and c^2 a (two)."""
     (m1, a), (m2, b) = pair
     ref_sq = float(gaussian_w2(m1, a, m2, b, squared=True))
     got_sq = float(gaussian_w2(c * m1, c * c * a, c * m2, c * c * b, squared=True))
-    np.testing.assert_allclose(got_sq, c * c * ref_sq, rtol=1e-9,
-                               atol=c * c * 2 * roundoff_sq(a, b))
-    ref = float(gaussian_w2(m1, a, m2, b))
-    got = float(gaussian_w2(c * m1, c * c * a, c * m2, c * c * b))
-    np.testing.assert_allclose(got, abs(c) * ref, rtol=1e-9,
-                               atol=abs(c) * np.sqrt(2 * roundoff_sq(a, b)))
+    ref, got = float(gaussian_w2(m1, a, m2, b)), float(gaussian_w2(c * m1, c * c * a, c * m2, c * c * b))
+    legs = (mean_leg(U * np.abs(c * m1)) + mean_leg(U * np.abs(c * m2))
+            + cov_leg(fro_of(ro.gamma(2, U) * np.abs(c * c * a)), c * c * a)
+            + cov_leg(fro_of(ro.gamma(2, U) * np.abs(c * c * b)), c * c * b))
+    e_got = roundoff_sq(c * m1, c * c * a, c * m2, c * c * b)
+    e_ref = roundoff_sq(m1, a, m2, b)
+    tol = legs + ro.sq_to_w(e_got, got) + abs(c) * ro.sq_to_w(e_ref, ref) + 4 * U * (got + abs(c) * ref)
+    assert ro.check("w2.scaling", abs(got - abs(c) * ref), tol)
+    w_sq = np.sqrt(got_sq)
+    assert ro.check("w2.scaling_sq", abs(w_sq - abs(c) * np.sqrt(ref_sq)),
+                    tol + 2 * U * (w_sq + abs(c) * np.sqrt(ref_sq)))
 
 
-@settings(max_examples=25)  # several eigensolves per example
 @given(gaussian_tuple(2))
 def test_squared_is_square_of_unsquared(pair):
     (m1, a), (m2, b) = pair
     w = float(gaussian_w2(m1, a, m2, b))
     sq = float(gaussian_w2(m1, a, m2, b, squared=True))
-    # both come from the same computed W^2; sqrt then square is exact to 2 ulps
-    np.testing.assert_allclose(w * w, sq, rtol=4 * EPS, atol=1e-300)
+    # both come from the same computed W^2: w = sqrt(sq) (1 + t1), w * w = w^2 (1 + t2), |t| <= u
+    assert ro.check("w2.squared", abs(w * w - sq), ro.gamma(3, U) * sq)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,13 +377,13 @@ def test_singular_covariances(which, seed, xp_name):
     assert np.linalg.matrix_rank(sing_s) == 2 and np.linalg.matrix_rank(sing_t) == 2
     ours = float(to_numpy(gaussian_w2(*(to_lib(x, xp_name) for x in (m1, a, m2, b)))))
     assert np.isfinite(ours)
-    # Looser than the 1e-10 of the well-conditioned case: a rank-2 covariance computed in float64
-    # has 6 eigenvalues at round-off level (~1e-16, either sign). Their square roots (~1e-8 each)
-    # enter the sqrtm / POT references, while ours sets round-off eigenvalues to 0; the W2^2 values
-    # then differ by ~d * 1e-8, i.e. ~1e-8 relative here. The problem itself is ill-conditioned at
-    # singular inputs (sqrt has infinite slope at 0), so 1e-6 is the honest agreement level.
-    np.testing.assert_allclose(ours, sqrtm_reference(m1, a, m2, b), rtol=1e-6)
-    np.testing.assert_allclose(ours, pot_w2_torch(m1, a, m2, b), rtol=1e-6)
+    # A rank-2 covariance computed in float64 has 6 eigenvalues at round-off level (either sign):
+    # their square roots (~1e-8 each) enter the references' first square root, while ours sets
+    # round-off eigenvalues to 0; the Bures bound at a singular covariance (Powers-Stormer) is what
+    # separates them (sqrt has infinite slope at 0: the agreement is ~sqrt(eps), not eps)
+    tol = reference_tolerance(m1, a, m2, b, ours)
+    assert ro.check("w2.singular_sqrtm", abs(ours - sqrtm_reference(m1, a, m2, b)), tol)
+    assert ro.check("w2.singular_pot", abs(ours - pot_w2_torch(m1, a, m2, b)), tol)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -662,8 +713,8 @@ def test_empirical_singular_sample_covariance():
     rng = np.random.default_rng(31)
     xs, xt = rng.normal(size=(3, 8)), rng.normal(size=(50, 8))  # rank-2 source covariance
     got = float(empirical_gaussian_w2(xs, xt))
-    ref = sqrtm_reference(xs.mean(0), np.cov(xs.T), xt.mean(0), np.cov(xt.T))
-    np.testing.assert_allclose(got, ref, rtol=1e-6)  # see test_singular_covariances
+    b = ro.points_bound(xs.astype(ro.LD), xt.astype(ro.LD), np.zeros(xs.shape), np.zeros(xt.shape), ro.U64)
+    assert ro.check("w2.empirical_singular", abs(got - b.exact), b.w2 + b.exact_error)
 
 
 @pytest.mark.parametrize("name", ["x_s", "x_t"])
@@ -686,16 +737,21 @@ def test_empirical_bad_inputs():
         empirical_gaussian_w2(x, x, ddof=2)
 
 
-@settings(max_examples=20)
 @given(st.integers(2, 30), st.integers(2, 30), st.integers(1, 5), st.integers(0, 2**32 - 1))
 def test_empirical_is_gaussian_w2_of_moments_property(ns, nt, d, seed):
+    """Moments and W2 of samples against longdouble moments and the exact closed form, within the a
+    priori bounds (rank-deficient when n <= d: the Bures bound needs no conditioning there)."""
     rng = np.random.default_rng(seed)
     xs, xt = rng.normal(size=(ns, d)), rng.exponential(size=(nt, d))
     ms, cs = theory.gaussian_moments(xs)
-    np.testing.assert_allclose(ms, xs.mean(0), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(cs, np.atleast_2d(np.cov(xs.T)), rtol=1e-10, atol=1e-13)
-    ref = sqrtm_reference(xs.mean(0), np.atleast_2d(np.cov(xs.T)), xt.mean(0),
-                          np.atleast_2d(np.cov(xt.T)))
+    m_ref, c_ref = ro.exact_moments(xs)
+    bm, bc = ro.moment_bounds(xs, np.zeros(xs.shape), ro.U64)
+    assert ro.check("moments.mean", float(np.max(np.abs(ms - m_ref) / bm)), 1.0)
+    assert ro.check("moments.cov", float(np.max(np.abs(cs - c_ref) / bc)), 1.0)
     got = float(empirical_gaussian_w2(xs, xt))
-    # rank-deficient when n <= d: see test_singular_covariances for the 1e-6
-    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    b = ro.points_bound(xs.astype(ro.LD), xt.astype(ro.LD), np.zeros(xs.shape), np.zeros(xt.shape), ro.U64)
+    assert ro.check("w2.empirical", abs(got - b.exact), b.w2 + b.exact_error)
+    # teeth: the moments of a sample with one point moved by 1e3 times the mean's bound differ
+    moved = xs.copy()
+    moved[0, 0] += 1e3 * bm[0] * ns
+    assert np.abs(theory.gaussian_moments(moved)[0] - m_ref).max() > bm.max()

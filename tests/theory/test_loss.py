@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.theory import roundoff as ro
 from vqmatch.theory import empirical_gaussian_w2, gaussian_w2
 from vqmatch.theory.loss import wasserstein_vq_loss
 
@@ -87,9 +88,19 @@ def test_closed_form_isotropic_case():
 
 def test_dtype_follows_inputs():
     feats, codes = features_and_codes(4)
-    out32 = wasserstein_vq_loss(feats.float(), codes.detach().float())
+    f32, c32 = feats.float(), codes.detach().float()
+    out32 = wasserstein_vq_loss(f32, c32)
     assert out32.dtype == torch.float32
-    np.testing.assert_allclose(out32.item(), wasserstein_vq_loss(feats, codes).item(), rtol=1e-5)
+    out64 = wasserstein_vq_loss(feats, codes).item()
+    # both against the exact W2 of the float64 data, within their a priori round-off bounds
+    # (tests.theory.roundoff), compared in the data's units
+    f64, k64 = feats.detach().numpy().astype(ro.LD), codes.detach().numpy().astype(ro.LD)
+    b32 = ro.loss_bound(f32, c32, ideal_features=f64, ideal_codebook=k64,
+                        perturb_features=ro.rounding(f32), perturb_codebook=ro.rounding(c32))
+    b64 = ro.loss_bound(feats.detach(), codes.detach(), ideal_features=f64, ideal_codebook=k64,
+                        perturb_features=np.zeros(f64.shape), perturb_codebook=np.zeros(k64.shape))
+    assert ro.check("loss.dtype", abs(out32.item() * b32.scale - out64 * b64.scale),
+                    b32.w2 * b32.scale + b64.w2 * b64.scale)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests._helpers import to_numpy
+from tests.theory import roundoff as ro
 from vqmatch.theory import (
     empirical_gaussian_w2,
     gaussian_monge_map,
@@ -53,17 +54,41 @@ def exact_w2sq(m1, z, m2, s):
     return float(np.sum((m1 - m2) ** 2) + np.sum(z * z) + np.trace(s) - 2.0 * nuclear)
 
 
+def gram_error_bound(z, u: float) -> np.ndarray:
+    """Entrywise bound on |fl(Z Z^T) - Z Z^T| for Z of r columns stored exactly (any summation
+    order): gamma_r |Z| |Z|^T."""
+    return ro.gamma(z.shape[1], u) * (np.abs(z) @ np.abs(z).T)
+
+
 def check_rank_deficient_case(rng, d, r, scale, lib, other):
-    """gaussian_w2 with a float32 Z Z^T on either side: finite, >= 0, close to the exact value,
-    and (torch) finite gradients. Returns whether the float64 spectrum of Z Z^T had an eigenvalue
-    below the old float64 tolerance -1e3 d eps64 lambda_max (i.e. the case used to raise)."""
+    """gaussian_w2 with a float32 Z Z^T on either side: finite, >= 0, within the a priori bound of
+    the exact value, and (torch) finite gradients. Returns whether the float64 spectrum of Z Z^T had
+    an eigenvalue below the old float64 tolerance -1e3 d eps64 lambda_max (the case used to raise).
+
+    Acceptance is guaranteed, not measured: the float32 product moves the spectrum by at most
+    ||gamma_r |Z| |Z|^T||_2 (Weyl), which the check shows to be within the library's tolerance
+    PSD_RTOL d eps32 lambda_max for these matrices (``psd.margin`` in the round-off audit)."""
     c, z = gram32(rng, d, r, scale, lib)
     s = spd32(rng, d, scale) if other == "spd" else gram32(rng, d, max(1, r // 2), scale, "numpy")[0]
     m1 = (rng.standard_normal(d) * scale).astype(np.float32)
     m2 = (rng.standard_normal(d) * scale).astype(np.float32)
-    lam = np.linalg.eigvalsh(to_numpy(c).astype(np.float64))
+    c64 = to_numpy(c).astype(np.float64)
+    lam = np.linalg.eigvalsh(c64)
     lam_max = np.abs(lam).max()
     used_to_raise = lam[0] < -1e3 * d * EPS64 * lam_max
+    err = gram_error_bound(z, EPS32 / 2)
+    spectral_err = float(np.linalg.norm(err, 2)) * (1 + 1e-12)
+    assert ro.check("psd.margin", spectral_err, PSD_RTOL * d * EPS32 * (lam_max - spectral_err))
+    assert ro.check("psd.weyl", max(-lam[0], 0.0), spectral_err + d * d * EPS64 * lam_max)
+    s64 = to_numpy(s).astype(np.float64)
+    m1_64, m2_64 = m1.astype(np.float64), m2.astype(np.float64)
+    exact = exact_w2sq(m1_64, z, m2_64, s64)
+    w = np.sqrt(exact)
+    # ours: the closed form of the stored inputs, whose Gram matrix is within err of Z Z^T (a
+    # singular covariance: the Bures bound without conditioning); the exact reference takes a
+    # square root of s and an SVD (tests.theory.roundoff.sqrt_reference_bound)
+    leg = float(np.sqrt(ro.bures_sq_bound(float(np.sqrt(np.sum(err**2))), d, 0.0)))
+    ref_err = ro.sqrt_reference_bound(m2_64 - m1_64, s64, z @ z.T, w)
     for flip in (False, True):
         args = [m1, c, m2, s] if not flip else [m2, s, m1, c]
         args = [as_lib(a, lib, grad=(lib == "torch")) for a in args]
@@ -72,20 +97,19 @@ def check_rank_deficient_case(rng, d, r, scale, lib, other):
         v = float(to_numpy(w2sq))
         assert np.isfinite(v) and v >= 0.0, (d, r, scale, lib, flip, v)
         assert np.isfinite(float(to_numpy(w2))) and float(to_numpy(w2)) >= 0.0
-        # the value: float32 rounding moves the zero eigenvalues of Z Z^T (and of a singular S) by
-        # up to PSD_RTOL * d * eps32 * lambda_max, and the square roots in the trace term turn a
-        # perturbation E of M = S^1/2 Z Z^T S^1/2 into up to d * sqrt(|E|) (twice that in W2^2)
-        s64 = to_numpy(s).astype(np.float64)
-        exact = exact_w2sq(m1.astype(np.float64), z, m2.astype(np.float64), s64)
-        lam_s = np.abs(np.linalg.eigvalsh(s64)).max()
-        size = float(np.sum((m1 - m2).astype(np.float64) ** 2) + np.sum(z * z) + np.trace(s64))
-        bound = 4.0 * d * np.sqrt(lam_s * PSD_RTOL * d * EPS32 * lam_max) + 100 * EPS32 * size
-        assert abs(v - exact) <= bound, (d, r, scale, lib, flip, v, exact, bound)
+        e_ours = roundoff_sq(*(to_numpy(a).astype(np.float64) for a in args))
+        tol_w = leg + ro.sq_to_w(e_ours, w) + ref_err
+        tol = tol_w * (2 * w + tol_w) + EPS32 * v  # and the float32 rounding of the result
+        assert ro.check("psd.value", abs(v - exact), tol), (d, r, scale, lib, flip, v, exact)
         if lib == "torch" and not flip:  # one backward differentiates both covariances' roles
             (w2 + w2sq).backward()
             for a in args:
                 assert a.grad is not None and bool(torch.isfinite(a.grad).all()), (d, r, scale, flip)
     return bool(used_to_raise)
+
+
+def roundoff_sq(m1, a, m2, b):
+    return ro.closed_form_bound(np.subtract(m1, m2), a, b)
 
 
 # ----------------------------------------------------------------------------------------------
