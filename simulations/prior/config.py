@@ -1,0 +1,194 @@
+"""The prior's training configuration: one frozen dataclass, named presets and ``key=value`` overrides.
+
+The prior is a decoder-only transformer over a VQ-VAE's token grids (:mod:`.model`); the vocabulary
+(K codes, plus a start token) and the sequence length (H x W tokens) come from the data, everything
+else from :class:`PriorConfig`.
+
+Presets (parameter counts at K = 1024 on 8 x 8 grids, and at K = 16384 for the paper shapes; the
+counts include embeddings and the head):
+
+* ``quick-cpu``: 4 layers, 4 heads, width 128 (0.93 M parameters at K = 1024, 8 x 8 grid); batch 32,
+  1500 steps, lr 1e-3 with 100 warmup steps: a few minutes on one CPU core.
+* ``paper-8x8``: the GPT shape on 8 x 8 grids: 12 layers, 8 heads, width 512 (about 54 M at
+  K = 16384), batch 256, 50,000 steps, lr 6e-4, bf16 on CUDA.
+* ``paper-16x16``: 12 layers, 12 heads, width 768 (about 110 M at K = 16384) on 16 x 16 grids, batch
+  128, 100,000 steps, lr 3e-4, dropout 0.1.
+* ``tiny``: 2 layers, 2 heads, width 32; for tests (seconds).
+
+``grid`` pins the token grid a preset is meant for (a mismatch raises); ``None`` takes it from the
+data.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+
+__all__ = ["DEVICES", "PRECISIONS", "PRESETS", "PriorConfig", "apply_overrides", "preset"]
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("bf16", "fp32")  # bf16: autocast on CUDA (CPU always runs float32)
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Everything one prior run depends on besides its tokens (the defaults are ``quick-cpu``'s)."""
+
+    # --- model
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128  # a multiple of n_head
+    dropout: float = 0.0  # on the embeddings, the attention weights and every residual branch
+    tie_weights: bool = False  # the head reuses the token embedding of the K codes
+    grid: tuple[int, int] | None = None  # (H, W) of the token grid; None: the data's
+    # --- optimisation (AdamW; weight decay on matrices only)
+    batch_size: int = 32
+    steps: int = 1500
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_steps: int = 100  # linear warmup from 0, then cosine down to min_lr_ratio * lr at `steps`
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0  # clip_grad_norm_ of all parameters; 0: no clipping
+    # --- evaluation and checkpoints
+    eval_every: int = 250  # held-out NLL every n steps (and at the end)
+    eval_batch_size: int = 256
+    checkpoint_every: int = 500  # atomic checkpoint every n steps (and at the end); 0: end only
+    # --- runtime
+    seed: int = 0  # model init, batch order, dropout
+    device: str = "auto"  # auto (CUDA if available, else CPU) | cpu | cuda
+    precision: str = "bf16"  # bf16 | fp32: bf16 autocast on CUDA only
+
+    def __post_init__(self):
+        for name, choices in (("device", DEVICES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {name}={getattr(self, name)!r}")
+        for name in ("n_layer", "n_head", "n_embd", "batch_size", "steps", "eval_every", "eval_batch_size"):
+            _check_int(self, name, 1)
+        for name in ("warmup_steps", "checkpoint_every", "seed"):
+            _check_int(self, name, 0)
+        for name in ("lr", "weight_decay", "grad_clip", "min_lr_ratio"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite non-negative number, got {name}={v!r}")
+        if self.min_lr_ratio > 1:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got min_lr_ratio={self.min_lr_ratio!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got dropout={self.dropout!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
+        betas = self.betas
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got betas={betas!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        if self.grid is not None:
+            g = self.grid
+            if (not isinstance(g, (tuple, list)) or len(g) != 2
+                    or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in g)):
+                raise ValueError(f"grid must be None or two positive integers (H, W), got grid={g!r}")
+            object.__setattr__(self, "grid", tuple(g))
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict; :meth:`from_dict` inverts it."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        d["grid"] = None if self.grid is None else list(self.grid)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PriorConfig:
+        """The config of a :meth:`to_dict` dict (missing keys take the defaults; unknown ones raise)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a PriorConfig dict must be a JSON object, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; known: {sorted(known)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+
+def _check_int(config: PriorConfig, name: str, low: int) -> None:
+    v = getattr(config, name)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        kind = "a positive integer" if low == 1 else "a non-negative integer"
+        raise ValueError(f"{name} must be {kind}, got {name}={v!r}")
+
+
+PRESETS: dict[str, PriorConfig] = {
+    "quick-cpu": PriorConfig(grid=(8, 8)),
+    "paper-8x8": PriorConfig(n_layer=12, n_head=8, n_embd=512, grid=(8, 8), batch_size=256, steps=50_000,
+                             lr=6e-4, warmup_steps=2000, eval_every=2500, eval_batch_size=1024,
+                             checkpoint_every=2500),
+    "paper-16x16": PriorConfig(n_layer=12, n_head=12, n_embd=768, dropout=0.1, grid=(16, 16), batch_size=128,
+                               steps=100_000, lr=3e-4, warmup_steps=2000, eval_every=5000,
+                               eval_batch_size=512, checkpoint_every=5000),
+    "tiny": PriorConfig(n_layer=2, n_head=2, n_embd=32, batch_size=16, steps=200, lr=3e-3, warmup_steps=20,
+                        eval_every=100, eval_batch_size=256, checkpoint_every=100, weight_decay=0.0,
+                        device="cpu"),
+}
+
+
+def preset(name: str) -> PriorConfig:
+    """The named preset (:data:`PRESETS`); an unknown name raises ValueError naming ``preset``."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got preset={name!r}")
+    return PRESETS[name]
+
+
+def _fits(value, hint) -> bool:
+    """Whether a parsed literal fits a field's type hint (int, float, bool, str, tuples, None unions)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None) or hint is bool:
+        return value is None if hint is type(None) else isinstance(value, bool)
+    if hint in (int, float):
+        ok = (int,) if hint is int else (int, float)
+        return isinstance(value, ok) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        return (isinstance(value, (tuple, list)) and len(value) == len(args)
+                and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
+    return False
+
+
+def apply_overrides(config: PriorConfig, overrides: typing.Iterable[str]) -> PriorConfig:
+    """A copy of ``config`` with ``key=value`` overrides applied (a leading ``--`` is allowed).
+
+    Values are Python literals (``ast.literal_eval``; a bare word is a string for string fields),
+    checked against the field's type: ``steps=200``, ``lr=3e-4``, ``grid=(16, 16)``, ``grid=None``,
+    ``device=cpu``. An unknown key, a missing ``=`` or a value of the wrong type raises ValueError
+    naming it; the new config is validated as any :class:`PriorConfig`."""
+    if not isinstance(config, PriorConfig):
+        raise TypeError(f"config must be a PriorConfig, got {type(config).__name__}")
+    if isinstance(overrides, str):
+        raise ValueError(f"overrides must be a list of 'key=value' strings, got the string {overrides!r}")
+    hints = typing.get_type_hints(PriorConfig)
+    changes = {}
+    for item in overrides:
+        key, sep, text = str(item).removeprefix("--").partition("=")
+        key, text = key.strip().replace("-", "_"), text.strip()
+        if not sep:
+            raise ValueError(f"override {item!r} must look like key=value")
+        if key not in hints:
+            raise ValueError(f"unknown config key {key!r} in override {item!r}; known: {sorted(hints)}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            if hints[key] is not str:
+                raise ValueError(f"override {item!r}: {text!r} is not a Python literal") from None
+            value = text
+        if not _fits(value, hints[key]):
+            raise ValueError(f"override {item!r}: {key} must be {hints[key]}, got {type(value).__name__} "
+                             f"{value!r}")
+        if hints[key] is float:
+            value = float(value)
+        changes[key] = tuple(value) if isinstance(value, list) else value
+    return dataclasses.replace(config, **changes)
