@@ -4,16 +4,17 @@ The prior is a decoder-only transformer over a VQ-VAE's token grids (:mod:`.mode
 (K codes, plus a start token) and the sequence length (H x W tokens) come from the data, everything
 else from :class:`PriorConfig`.
 
-Presets (parameter counts at K = 1024 on 8 x 8 grids, and at K = 16384 for the paper shapes; the
-counts include embeddings and the head):
+Presets (parameter counts include the embeddings and the head, which grow with K):
 
-* ``quick-cpu``: 4 layers, 4 heads, width 128 (0.93 M parameters at K = 1024, 8 x 8 grid); batch 32,
-  1500 steps, lr 1e-3 with 100 warmup steps: a few minutes on one CPU core.
-* ``paper-8x8``: the GPT shape on 8 x 8 grids: 12 layers, 8 heads, width 512 (about 54 M at
-  K = 16384), batch 256, 50,000 steps, lr 6e-4, bf16 on CUDA.
-* ``paper-16x16``: 12 layers, 12 heads, width 768 (about 110 M at K = 16384) on 16 x 16 grids, batch
-  128, 100,000 steps, lr 3e-4, dropout 0.1.
-* ``tiny``: 2 layers, 2 heads, width 32; for tests (seconds).
+* ``quick-cpu``: 4 layers, 4 heads, width 128 (1.06 M parameters at K = 1024 on an 8 x 8 grid, of
+  which 0.26 M are the token embedding and the head); batch 32, 1000 steps, lr 1e-3 with 100 warmup
+  steps: sized to train in minutes on one CPU core.
+* ``paper-8x8``: the GPT shape on the 8 x 8 grids of the VQ-VAE's ``cifar`` shape (CIFAR-10, SVHN;
+  also the ``tiny`` shape's): 12 layers, 8 heads, width 512 (54.6 M at K = 16384, 38.9 M at
+  K = 1024), batch 256, 50,000 steps, lr 6e-4, bf16 on CUDA.
+* ``paper-16x16``: 12 layers, 12 heads, width 768 (110.4 M at K = 16384) on the 16 x 16 grids of the
+  ``imagenet`` shape (FFHQ, ImageNet), batch 128, 100,000 steps, lr 3e-4, dropout 0.1.
+* ``tiny``: 2 layers, 2 heads, width 32 (0.09 M at K = 1024); for tests (seconds).
 
 ``grid`` pins the token grid a preset is meant for (a mismatch raises); ``None`` takes it from the
 data.
@@ -47,7 +48,7 @@ class PriorConfig:
     grid: tuple[int, int] | None = None  # (H, W) of the token grid; None: the data's
     # --- optimisation (AdamW; weight decay on matrices only)
     batch_size: int = 32
-    steps: int = 1500
+    steps: int = 1000
     lr: float = 1e-3
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)

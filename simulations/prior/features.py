@@ -159,7 +159,11 @@ def kernel_distance(feats_a, feats_b, *, subsets: int = 100, subset_size: int = 
     """KID between two feature sets (module docstring): ``{"kid", "kid_std", "kid_se", "subsets",
     "subset_size"}``. ``kid``: mean over subsets of the unbiased MMD^2; ``kid_std``: its standard
     deviation across subsets (what torch-fidelity reports as KID std); ``kid_se``: ``kid_std /
-    sqrt(subsets)``. ``subset_size`` is capped at the smaller set's size (at least 2 rows each)."""
+    sqrt(subsets)``, the standard error of the subset average given the two sets (the sets' own
+    sampling noise is not in it). ``subset_size`` is capped at the smaller set's size (at least 2 rows
+    each). Comparing a set with itself, the two sides' subsets share points, and the cross term then
+    averages some k(x, x): the expected value is -(2 / N) (mean k(x, x) - mean k(x, x')), slightly
+    negative, not 0; two independent samples of one distribution give 0 in expectation."""
     for name, v in (("subsets", subsets), ("subset_size", subset_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")

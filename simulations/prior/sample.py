@@ -1,8 +1,8 @@
 """Ancestral sampling of token grids from a trained prior.
 
 Position by position in raster order, the next token is drawn from ``softmax(logits / temperature)``
-restricted to the ``top_k`` largest logits (ties at the k-th value are kept out beyond k: exactly k
-candidates), with a key/value cache so that each step costs one position. ``temperature=0`` is greedy
+restricted to the ``top_k`` largest logits (exactly k candidates: ``torch.topk`` breaks a tie at the
+k-th value), with a key/value cache so that each step costs one position. ``temperature=0`` is greedy
 decoding (the argmax). Draws come from a ``torch.Generator`` seeded with ``seed`` on the model's
 device, so the same (model, n, grid, temperature, top_k, seed, batch_size) gives the same grids;
 ``batch_size`` is part of that list because the generator is consumed batch by batch.

@@ -1,5 +1,5 @@
-"""The training loop: it learns a deterministic sequence, resumes to identical rows, checks its
-inputs, and its schedule and batch order are what the docstring says."""
+"""The training loop: it learns a deterministic sequence and a Markov chain's context, resumes to
+identical rows, checks its inputs, and its schedule and batch order are what the docstring says."""
 
 import dataclasses
 import json
@@ -17,6 +17,7 @@ from vqmatch.simulations.prior import (
     load_prior,
     preset,
     train_prior,
+    unigram_baselines,
 )
 from vqmatch.simulations.prior.train import BatchOrder, lr_at
 
@@ -46,6 +47,36 @@ def test_the_nll_of_a_deterministic_sequence_goes_to_zero():
     noise = _random_tokens(512, k=32)
     result = train_prior(apply_overrides(TINY, ["steps=100"]), noise, _random_tokens(128, k=32, seed=9), 32)
     assert 4.95 < result.final["heldout_bits_per_token"] < 5.3
+
+
+def test_the_prior_learns_context_down_to_the_entropy_of_a_markov_chain():
+    """Grids read in raster order as a Markov chain (uniform first token, sparse transitions P): the
+    true entropy per token is known exactly; a unigram model cannot go below the marginal entropy."""
+    k, n_pos = 16, 16
+    rng = np.random.default_rng(0)
+    trans = rng.dirichlet(np.full(k, 0.2), size=k)
+
+    def chain(n, seed):
+        r = np.random.default_rng(seed)
+        x = np.empty((n, n_pos), dtype=np.int64)
+        x[:, 0] = r.integers(0, k, n)
+        for i in range(1, n_pos):
+            u = r.random(n)[:, None]
+            x[:, i] = np.minimum((trans[x[:, i - 1]].cumsum(1) < u).sum(1), k - 1)
+        return x.reshape(n, 4, 4)
+
+    train, heldout = chain(2000, 1), chain(500, 2)
+    row_entropy = -(trans * np.log2(np.where(trans > 0, trans, 1.0))).sum(1)
+    marginal, truth = np.full(k, 1.0 / k), [4.0]
+    for _ in range(n_pos - 1):
+        truth.append(float(marginal @ row_entropy))
+        marginal = marginal @ trans
+    truth = float(np.mean(truth))
+    unigram = unigram_baselines(train, heldout, k)["heldout_entropy_bits"]
+    result = train_prior(apply_overrides(TINY, ["steps=300"]), train, heldout, k)
+    bits = result.final["heldout_bits_per_token"]
+    assert unigram > truth + 1.0  # the structure is worth more than a bit per token
+    assert truth - 0.05 < bits < truth + 0.1, (bits, truth, unigram)
 
 
 def test_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path):
