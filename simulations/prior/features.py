@@ -238,9 +238,12 @@ def inception_fid(images_a, images_b, weights_path, *, batch_size: int = 50, dev
         from torchmetrics.image.kid import KernelInceptionDistance
         fid = FrechetInceptionDistance(feature=2048, normalize=False,
                                        feature_extractor_weights_path=str(path))
-    except (ImportError, ModuleNotFoundError) as err:
+    except ImportError as err:
         raise ImportError(f"inception_fid needs torchmetrics with torch-fidelity and torchvision "
                           f"(pip install 'vqmatch[fid]'): {err}; not computed") from None
+    except TypeError as err:  # a torchmetrics before 1.7 has no feature_extractor_weights_path
+        raise ImportError(f"inception_fid needs torchmetrics >= 1.7 (pip install 'vqmatch[fid]'): {err}; "
+                          f"not computed") from None
     except (RuntimeError, OSError, KeyError, ValueError, EOFError) as err:
         raise ValueError(f"weights_path {str(path)!r} could not be loaded as the Inception-v3 FID weights "
                          f"({type(err).__name__}: {err}); not computed") from None
