@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..core.checks import check_int
 from ..core.seeding import SeedLike, as_generator
 
 __all__ = [
@@ -55,7 +56,7 @@ class ExponentEstimate:
         Number of codes entering the fit (after trimming).
     method : str
         ``"knn"``, ``"knn-raw"`` or ``"gaussian-moment"``.
-    n_codes, dim : int
+    codebook_size, dim : int
         ``K`` and ``d`` of the codebook.
     k, n_ranks : int or None
         Neighbour ranks ``k, ..., k + n_ranks - 1`` used (kNN methods).
@@ -75,7 +76,7 @@ class ExponentEstimate:
     stderr: float
     n_used: int
     method: str
-    n_codes: int
+    codebook_size: int
     dim: int
     k: int | None = None
     n_ranks: int | None = None
@@ -93,18 +94,12 @@ def _check_codebook(codebook) -> np.ndarray:
         raise ValueError(f"codebook must hold real numbers, got dtype={c.dtype}")
     c = c.astype(np.float64, copy=False)
     if c.ndim != 2:
-        raise ValueError(f"codebook must be a 2-D array (n_codes, dim), got shape={c.shape}")
+        raise ValueError(f"codebook must be a 2-D array (codebook_size, dim), got shape={c.shape}")
     if c.shape[1] < 1:
         raise ValueError(f"codebook must have at least one column, got shape={c.shape}")
     if not np.isfinite(c).all():
         raise ValueError("codebook contains NaN or Inf values")
     return c
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {name}={value!r}")
-    return int(value)
 
 
 def _eval_logpdf(logpdf: LogPdf, x: np.ndarray, *, where: str, allow_neg_inf: bool) -> np.ndarray:
@@ -302,17 +297,17 @@ def estimate_exponent(
     Distributions*, Springer LNM 1730, Thm. 7.5 (point density of optimal codebooks).
     """
     c = _check_codebook(codebook)
-    n_codes, d = c.shape
+    codebook_size, d = c.shape
     if method not in ("knn", "knn-raw"):
         raise ValueError(f"method must be 'knn' or 'knn-raw', got method={method!r}")
-    k, n_ranks = _check_int("k", k, 1), _check_int("n_ranks", n_ranks, 1)
-    if _check_int("n_mc", n_mc, 4) % 2:
+    k, n_ranks = check_int(k, "k"), check_int(n_ranks, "n_ranks")
+    if check_int(n_mc, "n_mc", 4) % 2:
         raise ValueError(f"n_mc must be even, got n_mc={n_mc!r}")
     k_max = k + n_ranks - 1
-    if n_codes < k_max + 1:
+    if codebook_size < k_max + 1:
         raise ValueError(
             f"codebook has too few codes for k={k}, n_ranks={n_ranks}: need at least "
-            f"k + n_ranks = {k_max + 1}, got {n_codes}"
+            f"k + n_ranks = {k_max + 1}, got {codebook_size}"
         )
     if not (isinstance(trim, (int, float, np.floating)) and 0.0 <= trim < 1.0):
         raise ValueError(f"trim must be a fraction in [0, 1), got trim={trim!r}")
@@ -328,7 +323,7 @@ def estimate_exponent(
         )
     logf = _eval_logpdf(logpdf, c, where="codes", allow_neg_inf=False)
 
-    n_trim = math.floor(trim * n_codes)
+    n_trim = math.floor(trim * codebook_size)
     used = np.sort(np.argsort(logf, kind="stable")[n_trim:])
     n_used = used.size
     if n_used < 3:
@@ -375,7 +370,7 @@ def estimate_exponent(
         stderr=float(se),
         n_used=int(n_used),
         method=method,
-        n_codes=int(n_codes),
+        codebook_size=int(codebook_size),
         dim=int(d),
         k=k,
         n_ranks=n_ranks,
@@ -427,8 +422,8 @@ def estimate_exponent_gaussian_moment(codebook, cov=None, mean=None) -> Exponent
     LNM 1730, Thm. 7.5 (point density of optimal codebooks).
     """
     c = _check_codebook(codebook)
-    n_codes, d = c.shape
-    n = n_codes * d
+    codebook_size, d = c.shape
+    n = codebook_size * d
     if n <= 4:
         raise ValueError(f"codebook needs K * d > 4 values, got shape={c.shape}")
     m = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
@@ -451,13 +446,13 @@ def estimate_exponent_gaussian_moment(codebook, cov=None, mean=None) -> Exponent
     if total <= 0.0:
         raise ValueError("all codes are at the mean: the moment estimate is undefined")
     a_hat = (n - 2) / total
-    diag = {"plain_exponent": n / total, "mean_sq_mahalanobis": total / n_codes}
+    diag = {"plain_exponent": n / total, "mean_sq_mahalanobis": total / codebook_size}
     return ExponentEstimate(
         exponent=a_hat,
         stderr=a_hat * math.sqrt(2.0 / (n - 4)),
-        n_used=n_codes,
+        n_used=codebook_size,
         method="gaussian-moment",
-        n_codes=n_codes,
+        codebook_size=codebook_size,
         dim=d,
         diagnostics=diag,
     )

@@ -29,6 +29,7 @@ from vqmatch.theory.assignment import nearest_code
 from vqmatch.theory.backend import namespace
 from vqmatch.theory.validation import check_points
 
+from ..core.checks import ConvergenceWarning, check_int
 from ..core.seeding import SeedLike, as_generator, spawn_seeds
 
 __all__ = ["KMEANSPP_MIN_SAMPLES", "KMEANSPP_SAMPLES_PER_CLUSTER", "ConvergenceWarning",
@@ -40,10 +41,6 @@ KMEANSPP_SAMPLES_PER_CLUSTER = 25
 
 _UPDATE_CHUNK_ELEMENTS = 1 << 22  # float64 copy of at most 32 MiB per update chunk
 _SMALL_GEMM = 1 << 18  # multiply-adds per k-means++ scoring block (cache-sized, one BLAS thread)
-
-
-class ConvergenceWarning(UserWarning):
-    """k-means stopped at ``max_iter`` or found fewer distinct centres than ``n_clusters``."""
 
 
 @dataclass(frozen=True)
@@ -160,15 +157,15 @@ def kmeans(
     if str(x.dtype) not in ("float32", "float64", "torch.float32", "torch.float64"):
         raise ValueError(f"x must be float32 or float64, got dtype={x.dtype}")
     n_samples, dim = (int(s) for s in x.shape)
-    _check_int(n_clusters, "n_clusters", 1)
+    check_int(n_clusters, "n_clusters")
     if n_samples < n_clusters:
         raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}")
-    _check_int(n_init, "n_init", 1)
-    _check_int(max_iter, "max_iter", 1)
+    check_int(n_init, "n_init")
+    check_int(max_iter, "max_iter")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < math.inf:
         raise ValueError(f"tol must be a finite number >= 0, got tol={tol!r}")
     if chunk_size is not None:
-        _check_int(chunk_size, "chunk_size", 1)
+        check_int(chunk_size, "chunk_size")
     init_centers = None
     if isinstance(init, str):
         if init not in ("k-means++", "random"):
@@ -199,11 +196,6 @@ def kmeans(
                       f"{n_clusters}, possibly due to duplicate points in x",
                       ConvergenceWarning, stacklevel=2)
     return result
-
-
-def _check_int(value, name: str, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {name}={value!r}")
 
 
 def _replicate_rngs(seed: SeedLike, n: int) -> list[np.random.Generator]:

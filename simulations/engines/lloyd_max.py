@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import solve_banded
 
+from ..core.checks import ConvergenceWarning, check_int
+
 __all__ = [
     "ConvergenceWarning",
     "LloydMaxResult",
@@ -43,10 +45,6 @@ __all__ = [
     "lloyd_max",
     "quantizer_distortion",
 ]
-
-
-class ConvergenceWarning(RuntimeWarning):
-    """The Lloyd-Max iteration stopped at ``max_iter`` before meeting ``tol``."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +85,6 @@ def _check_source(source: Any) -> None:
             raise TypeError(f"source must provide the 1-D interface; it lacks {attr!r}")
 
 
-def _check_levels_count(n_levels: Any) -> int:
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 1:
-        raise ValueError(f"n_levels must be a positive integer, got n_levels={n_levels!r}")
-    return int(n_levels)
-
-
 def _edges(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     thresholds = 0.5 * (levels[:-1] + levels[1:])
     return thresholds, np.concatenate(([-np.inf], thresholds, [np.inf]))
@@ -124,7 +116,7 @@ def companding_levels(source: Any, n_levels: int) -> np.ndarray:
         Shape ``(K,)``, increasing initial levels.
     """
     _check_source(source)
-    k = _check_levels_count(n_levels)
+    k = check_int(n_levels, "n_levels")
     u = np.unique(np.concatenate((np.logspace(-300, -2, 6000), np.logspace(-12, -2, 4000),
                                  np.linspace(1e-2, 0.5, 4000))))
     x = np.unique(np.concatenate((source.ppf(u), source.isf(u))))
@@ -274,11 +266,10 @@ def lloyd_max(source: Any, n_levels: int, *, tol: float = 1e-13, max_iter: int =
     common shift of the levels stationary to first order.
     """
     _check_source(source)
-    k = _check_levels_count(n_levels)
+    k = check_int(n_levels, "n_levels")
     if not (isinstance(tol, (int, float, np.floating)) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive finite number, got tol={tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got max_iter={max_iter!r}")
+    check_int(max_iter, "max_iter")
     if init is None:
         y = companding_levels(source, k)
         if np.any(np.diff(y) <= 0):  # degenerate guess (extremely peaked density): quantiles

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, special
 
+from ..core.checks import check_int
 from ..core.seeding import SeedLike, as_generator
 from ._partial_moments import (
     _Family,
@@ -211,9 +212,8 @@ class Source:
         numpy.ndarray
             Shape ``(n, d)``, float64.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got n={n!r}")
-        return np.asarray(self._sample(int(n), as_generator(seed)), dtype=np.float64)
+        n = check_int(n, "n", minimum=0)
+        return np.asarray(self._sample(n, as_generator(seed)), dtype=np.float64)
 
     def logpdf(self, x: Any) -> np.ndarray | float:
         """Log-density at the points ``x`` of shape ``(n, d)`` -> ``(n,)``, or ``(d,)`` -> float.
@@ -678,6 +678,4 @@ def make_source(name: str, d: int, **params: Any) -> Source:
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"name must be one of {', '.join(SOURCE_NAMES)}; got name={name!r}")
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"d must be a positive integer, got d={d!r}")
-    return _REGISTRY[name](int(d), **params)
+    return _REGISTRY[name](check_int(d, "d"), **params)

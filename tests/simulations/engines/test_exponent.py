@@ -230,7 +230,7 @@ def test_knn_result_fields():
     cb = iid_gaussian(1000, 2, 1.0, np.random.default_rng(4))
     est = estimate_exponent(cb, gaussian_logpdf, k=7, trim=0.25)
     assert isinstance(est, ExponentEstimate)
-    assert (est.method, est.n_codes, est.dim, est.k, est.trim) == ("knn", 1000, 2, 7, 0.25)
+    assert (est.method, est.codebook_size, est.dim, est.k, est.trim) == ("knn", 1000, 2, 7, 0.25)
     assert est.n_used == 750
     assert est.stderr > 0 and math.isfinite(est.intercept)
     assert est.diagnostics["logf_threshold"] == pytest.approx(
@@ -249,8 +249,8 @@ def test_knn_result_fields():
         (np.array([[0.0], [np.nan], [1.0]]), {}, "NaN or Inf"),
         (np.arange(8.0)[:, None], {"k": 10}, "too few codes for k=10"),
         (np.arange(11.0)[:, None], {"k": 10}, "too few codes"),  # n_ranks = 2 needs 12
-        (np.arange(50.0)[:, None], {"k": 0}, "k must be an integer >= 1"),
-        (np.arange(50.0)[:, None], {"k": 2.5}, "k must be an integer >= 1"),
+        (np.arange(50.0)[:, None], {"k": 0}, "k must be a positive integer"),
+        (np.arange(50.0)[:, None], {"k": 2.5}, "k must be a positive integer"),
         (np.arange(50.0)[:, None], {"n_ranks": 0}, "n_ranks"),
         (np.arange(50.0)[:, None], {"trim": 1.0}, "trim must be"),
         (np.arange(50.0)[:, None], {"trim": -0.1}, "trim must be"),
