@@ -1,7 +1,9 @@
-"""vqmatch.figures: one module per figure; each reads results files only (never computes).
+"""vqmatch.figures: one module per study; each draws the study's typed summary and never computes.
 
-``FIGURES`` maps a study name to the module (imported lazily: matplotlib is only loaded when a
-figure is drawn).
+``FIGURES`` maps a study name to its module (imported lazily: matplotlib is only loaded when a
+figure is drawn). A module's ``draw(summary) -> {name: Figure}`` makes the figures and
+``make(summary, out_dir)`` writes them; :func:`make_figures` reads each study's ``summary.json``
+through the study's summary type (``from_json``) and hands it over.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ FIGURES = {
     "w2": "vqmatch.figures.w2",
 }
 
+
 def make_figures(out_dir: str | Path = "out", studies: list[str] | None = None) -> dict[str, list]:
-    """Draw the figure of every study that has results under ``out_dir``.
+    """Draw the figures of every study that has results under ``out_dir``.
 
     Returns ``{study: [paths]}``; studies without results are skipped (listed with an empty list).
     """
+    from vqmatch.simulations.core.store import read_summary
+    from vqmatch.simulations.studies import STUDIES
+
     made: dict[str, list] = {}
     for study, module in FIGURES.items():
         if studies is not None and study not in studies:
@@ -33,5 +39,6 @@ def make_figures(out_dir: str | Path = "out", studies: list[str] | None = None) 
         if not (Path(out_dir) / "results" / study / "summary.json").exists():
             made[study] = []
             continue
-        made[study] = importlib.import_module(module).make(out_dir)
+        summary = read_summary(out_dir, study, STUDIES[study].summary)
+        made[study] = importlib.import_module(module).make(summary, out_dir)
     return made

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import RC, errorbar_line, load_summary, plt, save, style
+import numpy as np
+
+from .style import RC, errorbar_line, plt, save, style, yerr
 
 PANELS = (("error", "E (mean squared error)", True), ("utilization", "U (utilization)", False),
           ("perplexity", "C (perplexity)", True), ("w2", "W2 (Gaussian, features vs codes)", True))
@@ -19,11 +21,11 @@ SOURCE_TITLE = {"gaussian": "features N(mu 1, I), codes from N(0, I)",
                 "uniform": "features U(nu-1, nu+1), codes from U(-1, 1)"}
 
 
-def _four_panels(summary: dict, out_dir) -> list[Path]:
-    final = [e for e in summary["final"] if e.get("error") is not None]
-    sources = [s for s in ("gaussian", "uniform") if any(e["source"] == s for e in final)]
-    quantizers = sorted({e["quantizer"] for e in final})
-    authors = summary.get("authors_comparison", [])
+def _four_panels(summary):
+    final = [e for e in summary.final if e.error is not None]
+    sources = [s for s in ("gaussian", "uniform") if any(e.source == s for e in final)]
+    quantizers = sorted({e.quantizer for e in final})
+    authors = summary.authors_comparison
     with plt.rc_context(RC):
         fig, axes = plt.subplots(len(sources), 4, figsize=(13, 3.1 * len(sources)),
                                  squeeze=False)
@@ -31,14 +33,15 @@ def _four_panels(summary: dict, out_dir) -> list[Path]:
             for col, (metric, label, log) in enumerate(PANELS):
                 ax = axes[row][col]
                 for q in quantizers:
-                    errorbar_line(ax, [e for e in final if e["quantizer"] == q
-                                       and e["source"] == source], "mu", metric, q)
+                    errorbar_line(ax, [e for e in final if e.quantizer == q
+                                       and e.source == source], "shift", metric, q)
                 if metric in ("error", "utilization"):
                     for q in quantizers:
-                        pts = [a for a in authors if a["quantizer"] == q and a["source"] == source]
+                        pts = [a for a in authors if a.quantizer == q and a.source == source]
                         if pts:
-                            ax.plot([a["mu"] for a in pts], [a[f"authors_{metric}"] for a in pts],
-                                    "x", color=style(q)["color"], ms=5, alpha=0.7)
+                            ax.plot([a.shift for a in pts],
+                                    [getattr(a, f"authors_{metric}") for a in pts], "x",
+                                    color=style(q)["color"], ms=5, alpha=0.7)
                 if log:
                     ax.set_yscale("log")
                 else:
@@ -50,27 +53,27 @@ def _four_panels(summary: dict, out_dir) -> list[Path]:
             axes[row][0].annotate(SOURCE_TITLE[source], (0, 1.17), xycoords="axes fraction",
                                   fontsize=9, fontweight="bold")
         axes[0][3].legend(loc="lower right", fontsize=7)
-        k = final[0].get("n_codes", "?") if final else "?"
-        fig.suptitle(f"Atomic setting, K = {k}, d = {final[0]['d'] if final else '?'}: final "
+        k = final[0].codebook_size if final else "?"
+        fig.suptitle(f"Atomic setting, K = {k}, d = {final[0].d if final else '?'}: final "
                      "step (lines: ours, 95% CI over replicates; x: the authors' CSVs, K = 16384)",
                      y=1.02)
         fig.tight_layout()
-        return save(fig, out_dir, "atomic")
+    return fig
 
 
-def _curves(summary: dict, out_dir) -> list[Path]:
-    curves = summary["curves"]
-    sources = [s for s in ("gaussian", "uniform") if any(c["source"] == s for c in curves)]
+def _curves(summary):
+    curves = summary.curves
+    sources = [s for s in ("gaussian", "uniform") if any(c.source == s for c in curves)]
     with plt.rc_context(RC):
         fig, axes = plt.subplots(len(sources), 2, figsize=(9, 3 * len(sources)), squeeze=False)
         for row, source in enumerate(sources):
-            mu = max(c["mu"] for c in curves if c["source"] == source)
+            mu = max(c.shift for c in curves if c.source == source)
             for col, (metric, label) in enumerate((("utilization", "U"), ("error", "E"))):
                 ax = axes[row][col]
                 for c in curves:
-                    if c["source"] == source and c["mu"] == mu:
-                        st = style(c["quantizer"])
-                        ax.plot(c["step"], c[metric], label=c["quantizer"], color=st["color"],
+                    if c.source == source and c.shift == mu:
+                        st = style(c.quantizer)
+                        ax.plot(c.step, getattr(c, metric), label=c.quantizer, color=st["color"],
                                 ls=st["ls"], lw=1.2)
                 ax.set_xlabel("training step")
                 ax.set_ylabel(label)
@@ -79,21 +82,18 @@ def _curves(summary: dict, out_dir) -> list[Path]:
                     ax.set_yscale("log")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
-        return save(fig, out_dir, "atomic_curves")
+    return fig
 
 
-def _density(summary: dict, out_dir) -> list[Path]:
-    rows = summary.get("density", [])
-    if not rows:
-        return []
+def _density(summary):
+    rows = summary.density
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(4.5, 3.2))
-        for target in sorted({r["target"] for r in rows}):
-            g = sorted((r for r in rows if r["target"] == target), key=lambda r: r["d"])
+        for target in sorted({r.target for r in rows}):
+            g = sorted((r for r in rows if r.target == target), key=lambda r: r.d)
             st = style(target)
-            ax.errorbar([r["d"] for r in g], [100 * r["relative"] for r in g],
-                        yerr=[[100 * (r["relative"] - r["relative_ci"][0]) for r in g],
-                              [100 * (r["relative_ci"][1] - r["relative"]) for r in g]],
+            ax.errorbar([r.d for r in g], [100 * r.relative.value for r in g],
+                        yerr=100 * np.asarray(yerr([r.relative for r in g])),
                         label=target, color=st["color"], marker=st["marker"], capsize=2)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel("dimension d")
@@ -101,10 +101,17 @@ def _density(summary: dict, out_dir) -> list[Path]:
         ax.set_title("Trained codebooks on N(0, I): adjusted target\nvs exact matching (95% CI)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        return save(fig, out_dir, "atomic_density")
+    return fig
 
 
-def make(out_dir: str | Path = "out") -> list[Path]:
-    """Draw the atomic-study figures from ``<out>/results/atomic/summary.json``."""
-    summary = load_summary(out_dir, "atomic")["summary"]
-    return _four_panels(summary, out_dir) + _curves(summary, out_dir) + _density(summary, out_dir)
+def draw(summary) -> dict:
+    """The figures of an :class:`AtomicSummary` (``atomic_density`` only with density runs)."""
+    drawn = {"atomic": _four_panels(summary), "atomic_curves": _curves(summary)}
+    if summary.density:
+        drawn["atomic_density"] = _density(summary)
+    return drawn
+
+
+def make(summary, out_dir: str | Path = "out") -> list[Path]:
+    """Write the figures of :func:`draw` under ``<out>/figures``."""
+    return save(draw(summary), out_dir)

@@ -12,29 +12,28 @@ from pathlib import Path
 
 import numpy as np
 
-from .style import CANDIDATE_STYLE, RC, load_summary, plt, save
+from .style import CANDIDATE_STYLE, RC, plt, save
 
 
-def _panel_exponent(ax, summary: dict) -> None:
-    d_grid = np.linspace(1, max(8, max(e["d"] for e in summary["estimates"])), 200)
+def _panel_exponent(ax, summary) -> None:
+    d_grid = np.linspace(1, max(8, max(e.d for e in summary.estimates)), 200)
     curves = {"classical d/(d+2)": d_grid / (d_grid + 2), "matched 1": np.ones_like(d_grid),
               "paper (d+2)/d": (d_grid + 2) / d_grid}
     for name, y in curves.items():
         ax.plot(d_grid, y, label=name, **CANDIDATE_STYLE[name], lw=1.2)
     markers = {"gaussian": "o", "laplace": "s", "student_t": "^", "bimodal": "D"}
-    largest: dict[tuple, dict] = {}
-    for e in summary["estimates"]:
-        key = (e["part"], e["d"], e["source"])
-        if key not in largest or e["n_codes"] > largest[key]["n_codes"]:
+    largest: dict[tuple, object] = {}
+    for e in summary.estimates:
+        key = (e.part, e.d, e.source)
+        if key not in largest or e.codebook_size > largest[key].codebook_size:
             largest[key] = e
     seen = set()
     for (part, d, source), e in sorted(largest.items()):
-        lo, hi = e["exponent_ci"]
+        x = e.exponent
         jitter = {"gaussian": -0.09, "laplace": -0.03, "student_t": 0.03, "bimodal": 0.09}[source]
         label = source if source not in seen else None
         seen.add(source)
-        ax.errorbar(d + jitter, e["exponent_hat"],
-                    yerr=[[e["exponent_hat"] - lo], [hi - e["exponent_hat"]]],
+        ax.errorbar(d + jitter, x.value, yerr=[[x.value - x.low], [x.high - x.value]],
                     fmt=markers[source], ms=4, color="k", mfc="white" if part == "kmeans" else "k",
                     capsize=2, lw=0.8, label=label)
     ax.set_xlabel("dimension d")
@@ -44,9 +43,9 @@ def _panel_exponent(ax, summary: dict) -> None:
     ax.legend(loc="upper right", ncols=2)
 
 
-def _panel_levels(ax, summary: dict) -> None:
-    levels_by_k = summary["gaussian_levels"]
-    k = max(levels_by_k, key=int)
+def _panel_levels(ax, summary) -> None:
+    levels_by_k = summary.gaussian_levels
+    k = max(levels_by_k)
     levels = np.asarray(levels_by_k[k])
     ax.hist(levels, bins=40, density=True, color="0.8", edgecolor="0.5",
             label=f"Lloyd-Max levels, K={k}")
@@ -61,36 +60,41 @@ def _panel_levels(ax, summary: dict) -> None:
     ax.legend(loc="upper right")
 
 
-def _panel_random(ax, summary: dict) -> None:
+def _panel_random(ax, summary) -> None:
     cmap = plt.get_cmap("viridis")
-    rows = summary["random_codebook"]
+    rows = summary.random_codebook
     for i, r in enumerate(rows):
         color = cmap(i / max(1, len(rows) - 1))
-        s2 = np.asarray(r["curve"]["scale2"])
-        e = np.asarray(r["curve"]["distortion"]) / r["distortion_matched"]
-        ax.plot(s2, e, color=color, lw=1.2, label=f"d={r['d']}")
-        ax.plot(r["best_scale2"], np.interp(r["best_scale2"], s2, e), "o", color=color, ms=4)
-        ax.axvline(r["best_scale2_theory"], color=color, lw=0.6, ls="--")
-        if r["best_scale2_lowrate"] < 1.0:
-            ax.axvline(r["best_scale2_lowrate"], color=color, lw=0.6, ls="-.")
+        s2 = np.asarray(r.curve_scale2)
+        e = np.asarray(r.curve_distortion) / r.distortion_matched
+        best = r.best_scale2.value
+        ax.plot(s2, e, color=color, lw=1.2, label=f"d={r.d}")
+        ax.plot(best, np.interp(best, s2, e), "o", color=color, ms=4)
+        ax.axvline(r.best_scale2_theory, color=color, lw=0.6, ls="--")
+        if r.best_scale2_lowrate < 1.0:
+            ax.axvline(r.best_scale2_lowrate, color=color, lw=0.6, ls="-.")
     ax.axvline(1.0, color="0.3", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("codebook variance s² (features N(0, I))")
     ax.set_ylabel("E(s²) / E(1)")
-    k = rows[0]["n_codes"] if rows else "?"
+    k = rows[0].codebook_size if rows else "?"
     ax.set_title(f"(c) random codebooks N(0, s²I), K={k}: dots = measured argmin,\n"
                  "dashed = high-resolution (d+2)/d, dash-dot = low-rate m_K²/d", fontsize=9)
     ax.legend(loc="upper right", ncols=2)
 
 
-def make(out_dir: str | Path = "out") -> list[Path]:
-    """Draw the figure from ``<out>/results/density/summary.json``; return the written files."""
-    summary = load_summary(out_dir, "density")["summary"]
+def draw(summary) -> dict:
+    """``{"optimal_density": Figure}`` of a :class:`DensitySummary`."""
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
         _panel_exponent(axes[0], summary)
         _panel_levels(axes[1], summary)
         _panel_random(axes[2], summary)
         fig.suptitle("Theorem 2: which power of f do optimal codebooks follow?", y=1.02)
-        return save(fig, out_dir, "optimal_density")
+    return {"optimal_density": fig}
+
+
+def make(summary, out_dir: str | Path = "out") -> list[Path]:
+    """Write the figure of :func:`draw` under ``<out>/figures``."""
+    return save(draw(summary), out_dir)

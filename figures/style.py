@@ -1,9 +1,11 @@
-"""Shared matplotlib style and the results reader for every figure module (figures never compute
-Monte Carlo estimates: they read ``<out>/results/<study>/summary.json``)."""
+"""Shared matplotlib style and helpers of every figure module. A figure module draws a study's typed
+summary (read from ``<out>/results/<study>/summary.json`` by :func:`vqmatch.figures.make_figures`)
+and never computes a Monte Carlo estimate: ``draw(summary) -> {name: Figure}`` makes the figures,
+``make(summary, out_dir)`` writes them."""
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -31,23 +33,18 @@ CANDIDATE_STYLE = {
 }
 
 
-def load_summary(out_dir: str | Path, study: str) -> dict:
-    """The summary of a finished study run, or a ValueError telling how to produce it."""
-    path = Path(out_dir) / "results" / study / "summary.json"
-    if not path.exists():
-        raise ValueError(f"no results for study {study!r} under {out_dir}: run "
-                         f"`vqmatch {study} --out {out_dir}` first")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def save(fig, out_dir: str | Path, name: str) -> list[Path]:
-    """Write ``<out>/figures/<name>.png`` and ``.pdf``; return the paths."""
+def save(drawn: dict, out_dir: str | Path) -> list[Path]:
+    """Write each figure of ``{name: Figure}`` to ``<out>/figures/<name>.png`` and ``.pdf``, close
+    it, and return the paths."""
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
+    paths = []
+    with plt.rc_context(RC):  # the savefig settings (dpi, tight bounding box)
+        for name, fig in drawn.items():
+            for p in (folder / f"{name}.png", folder / f"{name}.pdf"):
+                fig.savefig(p)
+                paths.append(p)
+            plt.close(fig)
     return paths
 
 QUANTIZER_STYLE = {
@@ -70,13 +67,24 @@ def style(quantizer: str) -> dict:
     return {"ls": "-", **QUANTIZER_STYLE.get(quantizer, {"color": "k", "marker": "."})}
 
 
-def errorbar_line(ax, entries: list[dict], x_key: str, metric: str, label: str) -> None:
-    """One quantizer's line with its 95% CI bars (entries sorted by ``x_key``)."""
-    entries = sorted(entries, key=lambda e: e[x_key])
-    x = [e[x_key] for e in entries]
-    y = [e[metric] for e in entries]
-    lo = [e[metric] - e[f"{metric}_ci"][0] for e in entries]
-    hi = [e[f"{metric}_ci"][1] - e[metric] for e in entries]
+def yerr(estimates) -> list[list[float]]:
+    """Error-bar lengths ``[below, above]`` of estimates with intervals (an estimate without a
+    finite interval, e.g. a single replicate, gets none)."""
+    def gap(a, b):
+        return b - a if math.isfinite(a) and math.isfinite(b) else 0.0
+
+    return [[gap(e.low, e.value) for e in estimates], [gap(e.value, e.high) for e in estimates]]
+
+
+def errorbar_line(ax, entries, x_key: str, metric: str, label: str) -> None:
+    """One quantizer's line with its 95% CI bars: ``metric`` (an Estimate attribute) of the entries
+    against their ``x_key`` attribute; entries without the metric are left out."""
+    entries = sorted((e for e in entries if getattr(e, metric) is not None),
+                     key=lambda e: getattr(e, x_key))
+    if not entries:
+        return
+    est = [getattr(e, metric) for e in entries]
     st = style(label)
-    ax.errorbar(x, y, yerr=[lo, hi], label=label, color=st["color"], marker=st["marker"],
-                ls=st["ls"], ms=4, lw=1.1, capsize=2)
+    ax.errorbar([getattr(e, x_key) for e in entries], [m.value for m in est], yerr=yerr(est),
+                label=label, color=st["color"], marker=st["marker"], ls=st["ls"], ms=4, lw=1.1,
+                capsize=2)

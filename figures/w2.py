@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .style import RC, load_summary, plt, save
+from .style import RC, plt, save
 
 STYLE = {
     "closed_form_emp": {"color": "tab:blue", "marker": "o", "label": "closed form (sample moments)"},
@@ -24,10 +24,10 @@ STYLE = {
 
 
 def _errors(summary, pair, est, d):
-    rows = sorted((e for e in summary["errors"] if e["pair"] == pair and e["estimator"] == est
-                   and e["d"] == d), key=lambda e: e["n"])
-    return (np.array([e["n"] for e in rows]), np.array([e["abs_error"]["mean"] for e in rows]),
-            np.array([e["abs_error"]["ci"] for e in rows]).reshape(-1, 2))
+    rows = sorted((e for e in summary.errors if e.pair == pair and e.estimator == est
+                   and e.d == d), key=lambda e: e.n)
+    return (np.array([e.n for e in rows]), np.array([e.abs_error.value for e in rows]),
+            np.array([e.abs_error.ci for e in rows]).reshape(-1, 2))
 
 
 def _panel_error(ax, summary, d):
@@ -50,14 +50,14 @@ def _panel_error(ax, summary, d):
 
 
 def _panel_time(ax, summary):
-    dims = sorted({t["d"] for t in summary["timing"]})
-    for t in summary["timing"]:
-        st = STYLE.get(t["estimator"])
+    dims = sorted({t.d for t in summary.timing})
+    for t in summary.timing:
+        st = STYLE.get(t.estimator)
         if st is None:
             continue
-        alpha = 0.3 + 0.7 * dims.index(t["d"]) / max(1, len(dims) - 1)
-        ax.plot(t["n"], t["seconds"], color=st["color"], marker=st["marker"], ms=3, lw=1,
-                alpha=alpha)
+        alpha = 0.3 + 0.7 * dims.index(t.d) / max(1, len(dims) - 1)
+        ax.plot(t.n, t.seconds, color=st["color"], marker=st["marker"], ms=3, lw=1, alpha=alpha,
+                label=f"_{t.estimator} d={t.d}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("n")
@@ -66,12 +66,12 @@ def _panel_time(ax, summary):
 
 
 def _panel_gap(ax, summary):
-    for shift, mk in sorted({(g["shift"], "o") for g in summary["gap"]}):
-        g = sorted((x for x in summary["gap"] if x["shift"] == shift), key=lambda x: x["z"])
-        z = [x["z"] for x in g]
-        ax.plot(z, [x["truth_w2_per_sqrt_d"] for x in g], marker=mk, ms=3, lw=1.2,
+    for shift in sorted({g.shift for g in summary.gap}):
+        g = sorted((x for x in summary.gap if x.shift == shift), key=lambda x: x.separation)
+        z = [x.separation for x in g]
+        ax.plot(z, [x.truth_w2_per_sqrt_d for x in g], marker="o", ms=3, lw=1.2,
                 label=f"true W2 / sqrt(d), shift {shift:g}")
-        ax.plot(z, [x["closed_form_per_sqrt_d"] for x in g], ls="--", lw=1.2,
+        ax.plot(z, [x.closed_form_per_sqrt_d for x in g], ls="--", lw=1.2,
                 label=f"Gaussian closed form, shift {shift:g}")
     ax.set_xlabel("separation z of 0.5 N(-z,1) + 0.5 N(z,1) (vs Gaussian of equal variance)")
     ax.set_ylabel("W2 per sqrt(d)")
@@ -79,10 +79,9 @@ def _panel_gap(ax, summary):
     ax.legend(fontsize=7)
 
 
-def make(out_dir: str | Path = "out") -> list[Path]:
-    """Draw ``<out>/figures/w2_comparison.{png,pdf}`` from the ``w2`` study's summary."""
-    summary = load_summary(out_dir, "w2")["summary"]
-    dims = sorted({e["d"] for e in summary["errors"]})
+def draw(summary) -> dict:
+    """``{"w2_comparison": Figure}`` of a :class:`W2Summary`."""
+    dims = sorted({e.d for e in summary.errors})
     with plt.rc_context(RC):
         fig = plt.figure(figsize=(3.0 * max(len(dims), 2), 6.4))
         grid = fig.add_gridspec(2, max(len(dims), 2))
@@ -96,4 +95,9 @@ def make(out_dir: str | Path = "out") -> list[Path]:
         _panel_time(fig.add_subplot(grid[1, :half]), summary)
         _panel_gap(fig.add_subplot(grid[1, half:]), summary)
         fig.tight_layout()
-        return save(fig, out_dir, "w2_comparison")
+    return {"w2_comparison": fig}
+
+
+def make(summary, out_dir: str | Path = "out") -> list[Path]:
+    """Write the figure of :func:`draw` under ``<out>/figures``."""
+    return save(draw(summary), out_dir)

@@ -9,10 +9,11 @@ import textwrap
 import time
 from pathlib import Path
 
+from .core.checks import nonneg_int, positive_int
 from .core.executors import EXECUTORS, CellsFailed, load_slurm_config
-from .core.registry import PRESETS, select_claims
+from .core.registry import SCALES, select_claims
 from .core.runner import run_study
-from .core.store import load_table, versions, write_json
+from .core.store import versions, write_json
 from .core.verdicts import VERDICTS
 from .studies import CLAIMS, STUDIES
 
@@ -26,28 +27,11 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _pos_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _minutes(text: str) -> int:
     """Slurm time: minutes, or [D-]HH:MM[:SS]."""
     try:
         if ":" not in text:
-            return _pos_int(text)
+            return positive_int(text)
         days, _, clock = text.rpartition("-")
         parts = [int(p) for p in clock.split(":")]
         if len(parts) not in (2, 3) or any(p < 0 for p in parts):
@@ -65,20 +49,20 @@ def _minutes(text: str) -> int:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     scale = p.add_mutually_exclusive_group()
-    scale.add_argument("--quick", dest="preset", action="store_const", const="quick",
+    scale.add_argument("--quick", dest="scale", action="store_const", const="quick",
                        help="CI scale: minutes on 2 cores")
-    scale.add_argument("--full", dest="preset", action="store_const", const="full",
+    scale.add_argument("--full", dest="scale", action="store_const", const="full",
                        help="the paper's scale (may take hours)")
-    p.set_defaults(preset="default")
+    p.set_defaults(scale="default")
     p.add_argument("--out", default="out", metavar="DIR",
                    help="output folder; finished cells there are reused (default: out)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="master seed (default: 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="master seed (default: 0)")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run = p.add_argument_group("execution (the rows do not depend on it)")
-    run.add_argument("--jobs", type=_pos_int, default=1, metavar="N",
+    run.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                      help="run unfinished cells in N local worker processes (default: 1)")
-    run.add_argument("--threads", type=_pos_int, default=1, metavar="T",
+    run.add_argument("--threads", type=positive_int, default=1, metavar="T",
                      help="BLAS / OpenMP / torch threads per cell (default: 1; the rows are "
                           "identical for the same value, whatever --jobs)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -87,7 +71,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     run.add_argument("--slurm-partition", metavar="NAME")
     run.add_argument("--slurm-time", type=_minutes, metavar="TIME",
                      help="time limit per job: minutes or [D-]HH:MM[:SS]")
-    run.add_argument("--slurm-gpus", type=_nonneg_int, metavar="N", help="GPUs per job")
+    run.add_argument("--slurm-gpus", type=nonneg_int, metavar="N", help="GPUs per job")
     run.add_argument("--slurm-config", metavar="FILE",
                      help="TOML or JSON file with further submitit parameters (slurm_account, "
                           "cpus_per_task, mem_gb, slurm_additional_parameters, ...)")
@@ -130,76 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         if study.parts:
             p.add_argument("--part", dest="parts", action="append", choices=study.parts,
                            help="run only this sub-study (repeatable; default: all)")
-        if name == "vqvae":
-            _add_vqvae(p, study)
+        if study.command is not None:
+            study.command.add_arguments(p, study)
     return parser
-
-
-def _add_vqvae(p: argparse.ArgumentParser, study) -> None:
-    """The VQ-VAE ablation grid: a preset (--quick, default, --full, or a paper table) changed by
-    flags or a grid file; every flag that takes values is repeatable."""
-    p.add_argument("--preset", dest="preset", choices=sorted(study.presets),
-                   help="a grid of the study (table1, table2, table6 ... table9, gamma: the paper's "
-                        "tables, on GPUs)")
-    g = p.add_argument_group("grid (changes the preset's)")
-    g.add_argument("--grid", metavar="FILE", help="TOML or JSON file of grid fields "
-                   "(quantizers, codebook_sizes, codebook_dims, gammas, betas, codebook_lrs, "
-                   "datasets, seeds, train, overrides, control, nproc, gap_images, recon_images)")
-    g.add_argument("--quantizer", dest="quantizers", action="append", metavar="Q")
-    g.add_argument("--codebook-size", dest="codebook_sizes", action="append", type=_pos_int,
-                   metavar="K")
-    g.add_argument("--codebook-dim", dest="codebook_dims", action="append", type=_pos_int,
-                   metavar="D")
-    g.add_argument("--gamma", dest="gammas", action="append", type=float, metavar="G",
-                   help="matching-loss weight of the matching quantizers")
-    g.add_argument("--beta", dest="betas", action="append", type=float, metavar="B")
-    g.add_argument("--codebook-lr", dest="codebook_lrs", action="append", type=float, metavar="LR")
-    g.add_argument("--dataset", dest="datasets", action="append",
-                   choices=("builtin", "cifar10", "svhn", "folder"))
-    g.add_argument("--seeds", type=_pos_int, metavar="N", help="seeds (replicates) per grid point")
-    g.add_argument("--train-preset", dest="train", metavar="NAME",
-                   help="training preset (quick-cpu, paper-cifar10, paper-svhn, paper-ffhq, "
-                        "paper-imagenet)")
-    g.add_argument("--data-root", metavar="PATH", help="folder of the cifar10 / svhn / folder data")
-    g.add_argument("--download", action="store_true",
-                   help="download CIFAR-10 / SVHN into --data-root (needs torchvision)")
-    g.add_argument("--set", dest="sets", action="append", metavar="KEY=VALUE",
-                   help="a training-config override, e.g. --set steps=2000 --set lr=1e-4")
-    g.add_argument("--no-control", action="store_true", help="leave out the fair-comparison points")
-    g.add_argument("--nproc", type=_pos_int, metavar="N",
-                   help="processes (GPUs) per run: > 1 launches each run with torchrun (DDP)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="list the runs and estimate their cost from a measured step; train nothing")
-
-
-def vqvae_config(args, study):
-    """The grid of a ``vqmatch vqvae`` command: the preset, then the --grid file, then the flags."""
-    from dataclasses import fields, replace
-
-    cfg = study.config(args.preset)
-    names = {f.name for f in fields(cfg)}
-    if args.grid:
-        data = load_table(args.grid, "grid file")
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown grid field(s) {unknown} in {args.grid}; known: {sorted(names)}")
-        cfg = replace(cfg, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-    changes = {k: tuple(getattr(args, k)) for k in ("quantizers", "codebook_sizes", "codebook_dims",
-                                                      "gammas", "betas", "codebook_lrs", "datasets")
-               if getattr(args, k)}
-    for k in ("seeds", "train", "nproc"):
-        if getattr(args, k) is not None:
-            changes[k] = getattr(args, k)
-    if args.no_control:
-        changes["control"] = False
-    overrides = list(cfg.overrides) + list(args.sets or [])
-    if args.data_root:
-        overrides.append(f"data_root={args.data_root!r}")
-    if args.download:
-        overrides.append("download=True")
-    if overrides != list(cfg.overrides):
-        changes["overrides"] = tuple(overrides)
-    return replace(cfg, **changes) if changes else cfg
 
 
 def _wrap(label: str, text: str) -> str:
@@ -207,8 +124,16 @@ def _wrap(label: str, text: str) -> str:
                          subsequent_indent=" " * 12)
 
 
-def _run(args, study, parts=None):
-    return run_study(study, args.preset, seed=args.seed, out_dir=args.out,
+def study_config(args, study):
+    """The configuration ``vqmatch <study>`` runs: built by the study's own options when it has
+    some (:class:`~vqmatch.simulations.core.registry.StudyCommand`), else its scale."""
+    if study.command is not None and getattr(args, "command", None) == study.name:
+        return study.command.config(args, study)
+    return study.config(args.scale)
+
+
+def _run(args, study, config, parts=None):
+    return run_study(study, config, seed=args.seed, out_dir=args.out,
                      progress=not args.no_progress, parts=parts, executor=args.executor,
                      jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args))
 
@@ -222,7 +147,7 @@ def cmd_verify(args, results: dict | None = None) -> int:
     results = dict(results or {})
     start = time.perf_counter() - sum(r.elapsed_s for r in results.values())
     for name in sorted({c.study for c in claims} - set(results)):
-        results[name] = _run(args, STUDIES[name])
+        results[name] = _run(args, STUDIES[name], STUDIES[name].config(args.scale))
     records = []
     for c in claims:
         m = c.evaluate(results[c.study])
@@ -230,14 +155,14 @@ def cmd_verify(args, results: dict | None = None) -> int:
                         "expected": c.expected, "measured": m.measured, "verdict": m.verdict,
                         "details": m.details})
     elapsed = time.perf_counter() - start
-    lines = [f"vqmatch verify ({args.preset}, seed {args.seed}): {len(records)} claims"]
+    lines = [f"vqmatch verify ({args.scale}, seed {args.seed}): {len(records)} claims"]
     for r in records:
         lines += ["", f"[{r['verdict'].upper()}] {r['id']}  ({r['source']})",
                   _wrap("paper:", r["statement"]), _wrap("expected:", r["expected"]),
                   _wrap("measured:", r["measured"])]
     lines += ["", _counts(records) + f"; {elapsed:.1f} s"]
     print("\n".join(lines))
-    payload = {"claims": records, "seed": args.seed, "preset": args.preset,
+    payload = {"claims": records, "seed": args.seed, "scale": args.scale,
                "versions": versions(), "elapsed_s": round(elapsed, 3)}
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -259,16 +184,22 @@ def verdict_table(payload: dict) -> str:
     for r in payload["claims"]:
         measured = r["measured"].replace("|", "/").replace("\n", " ")
         rows.append(f"| `{r['id']}` | {r['verdict']} | {measured} |")
-    flag = "" if payload["preset"] == "default" else f" --{payload['preset']}"
+    scale = _scale(payload)
+    flag = "" if scale == "default" else f" --{scale}"
     head = (f"`vqmatch verify{flag}` (seed {payload['seed']}; "
             f"{payload.get('elapsed_s', 0):.0f} s): "
             + _counts(payload["claims"]) + ".")
     return head + "\n\n" + "\n".join(rows) + "\n"
 
 
+def _scale(payload: dict) -> str:
+    """The scale of a ``verify`` payload (files written before the rename call it ``preset``)."""
+    return payload["scale"] if "scale" in payload else payload["preset"]
+
+
 def markdown_report(payload: dict) -> str:
     """``report.md``: the verdict table plus what each claim expected."""
-    lines = [f"# vqmatch verify ({payload['preset']}, seed {payload['seed']})", "",
+    lines = [f"# vqmatch verify ({_scale(payload)}, seed {payload['seed']})", "",
              verdict_table(payload), "## What each claim expected", ""]
     for r in payload["claims"]:
         lines.append(f"- `{r['id']}` ({r['source']}): {r['expected']}")
@@ -301,42 +232,31 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_vqvae(args) -> int:
-    """``vqmatch vqvae``: the grid of the preset and flags; ``--dry-run`` plans it."""
-    from dataclasses import replace
-
-    from .studies.vqvae.plan import format_plan, plan_runs
-    from .vqvae.data import check_dataset
-
-    study = STUDIES["vqvae"]
-    cfg = vqvae_config(args, study)
-    for ds in cfg.datasets:  # a missing or empty data path: one line, before any run
-        check_dataset(replace(cfg.base(), dataset=ds))
-    if args.dry_run:
-        entries = plan_runs(cfg, args.out, args.seed, study.version, threads=args.threads)
-        print(format_plan(entries, jobs=args.jobs))
-        return 0
-    name = args.preset if cfg == study.config(args.preset) else "custom"
-    return cmd_study(argparse.Namespace(**{**vars(args), "preset": name}),
-                     replace(study, presets={**study.presets, name: cfg}))
-
-
 def cmd_study(args, study=None) -> int:
-    run_and_print(args, study or STUDIES[args.command])
+    """``vqmatch <study>``: build the configuration (the study's own options, if it has some), let
+    the study check it (and stop there, e.g. for a dry run), run it and print the account."""
+    study = study or STUDIES[args.command]
+    config = study_config(args, study)
+    if study.command is not None:
+        code = study.command.before_run(args, study, config)
+        if code is not None:
+            return code
+    run_and_print(args, study, config)
     return 0
 
 
-def run_and_print(args, study):
-    """Run ``study`` as ``args`` say, print its one-line account (and write ``--json``); return
-    its StudyResult."""
-    res = _run(args, study, getattr(args, "parts", None))
-    where = Path(args.out) / "results" / args.command if args.out else None
-    print(f"{args.command} ({args.preset}): {len(res.rows)} rows, {res.elapsed_s:.1f} s, "
-          f"{res.n_cells_run} cells run, {res.n_cells_reused} reused"
+def run_and_print(args, study, config):
+    """Run ``study`` on ``config`` as ``args`` say, print its one-line account (and write
+    ``--json``); return its StudyResult."""
+    res = _run(args, study, config, getattr(args, "parts", None))
+    where = Path(args.out) / "results" / study.name if args.out else None
+    print(f"{study.name} ({res.config_name or 'custom configuration'}): {len(res.rows)} rows, "
+          f"{res.elapsed_s:.1f} s, {res.n_cells_run} cells run, {res.n_cells_reused} reused"
           + (f"; results in {where}" if where else ""))
     if args.json:
-        write_json(Path(args.json), {"study": res.study, "preset": res.preset, "seed": res.seed,
-                                     "config": res.config, "summary": res.summary,
+        write_json(Path(args.json), {"study": res.study, "config_name": res.config_name,
+                                     "seed": res.seed, "config": res.config,
+                                     "parts": res.parts, "summary": res.summary.to_json(),
                                      "rows": res.rows, "elapsed_s": res.elapsed_s,
                                      "versions": versions()})
     return res
@@ -354,8 +274,8 @@ def cmd_figures(args) -> int:
 
 def cmd_list(_args) -> int:
     for name, study in sorted(STUDIES.items()):
-        print(f"{name}: {study.description} (presets: "
-              f"{', '.join(p for p in PRESETS if p in study.presets)})")
+        grids = f"; named grids: {', '.join(sorted(study.grids))}" if study.grids else ""
+        print(f"{name}: {study.description} (scales: {', '.join(SCALES)}{grids})")
         for c in sorted(CLAIMS.values(), key=lambda c: c.id):
             if c.study == name:
                 print(f"  {c.id}: {c.statement}")
@@ -373,13 +293,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "figures":
             return cmd_figures(args)
-        if args.command == "vqvae":
-            return cmd_vqvae(args)
         if args.command == "reproduce":
-            results = {name: run_and_print(argparse.Namespace(**{**vars(args), "command": name,
-                                                                 "json": None, "parts": None}),
-                                           STUDIES[name])
-                       for name in sorted(STUDIES)}
+            run_args = argparse.Namespace(**{**vars(args), "json": None, "parts": None})
+            results = {name: run_and_print(run_args, study, study.config(args.scale))
+                       for name, study in sorted(STUDIES.items())}
             args.only = None
             cmd_verify(args, results)
             return cmd_figures(args)

@@ -1,6 +1,7 @@
 """The house rules, read from the code's imports (AST): no import circles, no import of another
 package's private (underscore) names, no study importing another study, layers pointing one way
-(cli -> studies -> vqvae -> engines -> sources -> core / theory), figures importing only their style.
+(cli -> studies -> vqvae -> engines -> sources -> core / theory), figure modules importing only their
+style, and the figures package reading a study's results only through the study's summary type.
 The checker is tested on small synthetic trees first, so that it can fail."""
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ FORBIDDEN = {
     f"{S}.vqvae": (f"{S}.studies", f"{S}.cli", F),
     f"{S}.studies": (f"{S}.cli", F),
 }
+
+
+# the figures package (vqmatch.figures.make_figures) reads each study's summary.json through the
+# study's own summary type: its one way into the simulations
+FIGURES_READ = (f"{S}.core.store", f"{S}.studies")
 
 
 def modules(root: Path, packages: dict[str, str] = PACKAGES) -> dict[str, Path]:
@@ -159,6 +165,11 @@ def layer_violations(known: dict[str, Path]) -> list[str]:
             for target, _ in imports(name, path, known):
                 if target not in (f"{F}.style", F):
                     bad.append(f"{name} imports {target} (figures import style only)")
+        if name == F:  # make_figures: the summary.json of a study, read by the study's type
+            for target, _ in imports(name, path, known):
+                if not (target.startswith(f"{F}.") or target in FIGURES_READ):
+                    bad.append(f"{name} imports {target} (it reads results through "
+                               f"{FIGURES_READ} only)")
     return bad
 
 
@@ -166,12 +177,13 @@ def layer_violations(known: dict[str, Path]) -> list[str]:
 # the checker on synthetic trees
 
 
-def _tree(tmp_path, files: dict[str, str]) -> dict[str, Path]:
+def _tree(tmp_path, files: dict[str, str], packages: dict[str, str] | None = None
+          ) -> dict[str, Path]:
     for rel, text in files.items():
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
-    return modules(tmp_path, {"pkg": "pkg"})
+    return modules(tmp_path, packages or {"pkg": "pkg"})
 
 
 def test_checker_finds_a_hidden_circle(tmp_path):
@@ -220,4 +232,18 @@ def test_every_study_is_listed(house):
 
     packages = {n.split(".")[3] for n in house if n.startswith(f"{S}.studies.")
                 and n.count(".") >= 3}
-    assert {m.__name__.rsplit(".", 1)[1] for m in ALL} == packages
+    assert {s.name for s in ALL} == packages
+
+
+def test_figures_read_results_through_the_summary_types_only(tmp_path):
+    known = _tree(tmp_path, {"figures/__init__.py":
+                             "from vqmatch.simulations.studies import STUDIES\n"
+                             "from vqmatch.simulations.engines import kmeans\n",
+                             "figures/style.py": "", "figures/a.py":
+                             "from .style import x\nfrom vqmatch.simulations.studies import b\n",
+                             "simulations/__init__.py": "", "simulations/engines/__init__.py": "",
+                             "simulations/studies/__init__.py": ""},
+                  {F: "figures", S: "simulations"})
+    assert sorted(v.split(" (")[0] for v in layer_violations(known)) == [
+        "vqmatch.figures imports vqmatch.simulations.engines",
+        "vqmatch.figures.a imports vqmatch.simulations.studies"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks import check_int
 from .registry import Cell
 from .store import load_table
 
@@ -196,22 +197,22 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
 
 
-def run_tasks(tasks: list[Task], *, study: str, preset: str = "", executor: str = "local",
+def run_tasks(tasks: list[Task], *, study: str, label: str = "", executor: str = "local",
               jobs: int = 1, progress: bool = True, slurm: Mapping[str, Any] | None = None,
               store=None) -> dict:
     """Run ``tasks`` with the chosen executor; return their rows by (key, replicate).
 
-    Raises :class:`CellsFailed` after every other task has finished if some failed.
+    ``label`` names the configuration in the progress bar. Raises :class:`CellsFailed` after every
+    other task has finished if some failed.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got executor={executor!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got jobs={jobs!r}")
+    check_int(jobs, "jobs")
     if not tasks:
         return {}
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(tasks), desc=f"{study} ({preset})" if preset else study, unit="cell",
+    bar = tqdm(total=len(tasks), desc=f"{study} ({label})" if label else study, unit="cell",
                disable=not progress, leave=False)
     try:
         if executor == "local" and jobs == 1:

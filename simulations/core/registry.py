@@ -1,28 +1,32 @@
 """Studies, cells and claims (the data types; :func:`vqmatch.simulations.core.runner.run_study` runs them).
 
-A *study* declares presets (frozen dataclasses: quick, default, full), splits its work into *cells*
-and summarises their rows. A *cell* is one independent, resumable unit: a module-level function and
-the parameters it computes from. Its random stream comes from (study seed, stream key) alone
-(:func:`vqmatch.simulations.core.seeding.cell_seed`) and its cache identity from its own parameters, the
-study version and the seed (:mod:`vqmatch.simulations.core.store`), so adding grid points, replicates or
-parts reuses every finished cell, and any executor (:mod:`vqmatch.simulations.core.executors`) gives the same
-rows. A *claim* is a statement of the paper with a function that reads a study's result and returns
-what was measured and a verdict computed from it (:mod:`vqmatch.simulations.core.verdicts`).
+A *study* declares its scales (frozen configuration dataclasses: quick, default, full), splits its
+work into *cells*, summarises their rows into a typed summary and lists the claims read from it. A
+*cell* is one independent, resumable unit: a module-level function and the parameters it computes
+from. Its random stream comes from (study seed, stream key) alone
+(:func:`vqmatch.simulations.core.seeding.cell_seed`) and its cache identity from its own parameters,
+the study version and the seed (:mod:`vqmatch.simulations.core.store`), so adding grid points,
+replicates or parts reuses every finished cell, and any executor
+(:mod:`vqmatch.simulations.core.executors`) gives the same rows. A *claim* is a statement of the
+paper with a function that reads a study's result and returns what was measured and a verdict
+computed from it (:mod:`vqmatch.simulations.core.verdicts`).
 
-Studies and claims are plain objects listed explicitly (``vqmatch.simulations.studies.ALL``); nothing
-registers itself on import.
+Studies are plain objects listed explicitly (``vqmatch.simulations.studies.ALL``), each carrying its
+claims; nothing registers itself on import.
 """
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from .checks import check_int
 from .verdicts import VERDICTS, Verdict
 
-PRESETS = ("quick", "default", "full")
+SCALES = ("quick", "default", "full")
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,11 @@ class Cell:
     def __post_init__(self):
         if not isinstance(self.key, str) or not self.key:
             raise ValueError(f"key must be a non-empty string, got key={self.key!r}")
-        if self.replicates is not None and (isinstance(self.replicates, bool) or not isinstance(
-                self.replicates, int) or self.replicates < 1):
-            raise ValueError(f"replicates must be a positive integer or None, got "
-                             f"replicates={self.replicates!r} (cell {self.key})")
+        for name in ("replicates", "block"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), f"{name} (cell {self.key})")
         if not self.seeded and self.replicates is not None:
             raise ValueError(f"a deterministic cell has no replicates (cell {self.key})")
-        if self.block is not None and (isinstance(self.block, bool) or not isinstance(
-                self.block, int) or self.block < 1):
-            raise ValueError(f"block must be a positive integer or None, got block={self.block!r} "
-                             f"(cell {self.key})")
 
     @property
     def part(self) -> str:
@@ -95,44 +94,98 @@ class Cell:
 
 @dataclass
 class StudyResult:
-    """Rows and summary of one study run (what claims are evaluated on)."""
+    """Rows and summary of one study run (what claims are evaluated on).
+
+    ``config_name``: the scale or named grid ``config`` is (None for a config of its own);
+    ``summary``: the study's typed summary (:attr:`Study.summary`); ``parts``: the parts run, when a
+    run was restricted to some (None: all).
+    """
 
     study: str
-    preset: str
+    config_name: str | None
     seed: int | None
     config: Any
     rows: list[dict]
-    summary: dict
+    summary: Any
     elapsed_s: float
     n_cells_reused: int = 0
     n_cells_run: int = 0
+    parts: tuple[str, ...] | None = None
 
     def select(self, **match: Any) -> list[dict]:
         """Rows whose fields equal all of ``match``."""
         return [r for r in self.rows if all(r.get(k) == v for k, v in match.items())]
 
 
+class Summary(Protocol):
+    """What a study's summary type provides: a frozen dataclass (:class:`~.jsondata.JsonData`) built
+    from the rows of a run, written to and read from ``summary.json``."""
+
+    @classmethod
+    def from_rows(cls, config: Any, rows: list[dict]) -> Summary: ...
+
+    def to_json(self) -> dict: ...
+
+    @classmethod
+    def from_json(cls, data: dict) -> Summary: ...
+
+
+class StudyCommand(Protocol):
+    """What a study adds to its subcommand ``vqmatch <study>`` beyond the common options (scale,
+    ``--out``, ``--seed``, execution): its own options and how they build its configuration."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser, study: Study) -> None: ...
+
+    def config(self, args: argparse.Namespace, study: Study) -> Any:
+        """The configuration the parsed ``args`` ask for (ValueError on bad input)."""
+
+    def before_run(self, args: argparse.Namespace, study: Study, config: Any) -> int | None:
+        """Checks before any cell runs; an exit status to stop there (e.g. a dry run), else None."""
+
+
 @dataclass(frozen=True)
 class Study:
-    """A numerical study: presets, cells, summary.
+    """A numerical study: its scales, cells, summary type and claims.
 
-    ``cells(config)`` yields the :class:`Cell` s of a configuration; ``summarize(config, rows)``
-    reduces their rows. ``version``: bump when what a cell computes changes (old cached cells are
-    then ignored). ``parts``: optional sub-studies; a cell's key starts with ``"<part>/"``.
+    ``scales``: the quick / default / full configurations (frozen dataclasses);
+    ``cells(config)`` yields the :class:`Cell` s of a configuration and ``summary.from_rows(config,
+    rows)`` reduces their rows to the study's typed summary, which its ``claims`` read.
+    ``grids``: further named configurations (the paper's tables). ``version``: bump when what a cell
+    computes changes (old cached cells are then ignored). ``parts``: optional sub-studies; a cell's
+    key starts with ``"<part>/"``. ``command``: the study's own command-line options
+    (:class:`StudyCommand`; None: the common options only).
     """
 
     name: str
     description: str
-    presets: dict[str, Any]
+    scales: Mapping[str, Any]
     cells: Callable[[Any], Iterable[Cell]]
-    summarize: Callable[[Any, list[dict]], dict]
+    summary: type
+    claims: tuple[Claim, ...] = ()
     version: int = 1
     parts: tuple[str, ...] = ()
+    grids: Mapping[str, Any] = field(default_factory=dict)
+    command: StudyCommand | None = None
 
-    def config(self, preset: str) -> Any:
-        if preset not in self.presets:
-            raise ValueError(f"preset must be one of {sorted(self.presets)}, got preset={preset!r}")
-        return self.presets[preset]
+    def __post_init__(self):
+        missing = [s for s in SCALES if s not in self.scales]
+        if missing:
+            raise ValueError(f"study {self.name} must declare the scales {SCALES}, "
+                             f"missing {missing}")
+        strays = [c.id for c in self.claims if c.study != self.name]
+        if strays:
+            raise ValueError(f"claims {strays} are not claims of study {self.name}")
+
+    def config(self, name: str) -> Any:
+        """The configuration of a scale (or of a named grid)."""
+        named = {**self.scales, **self.grids}
+        if name not in named:
+            raise ValueError(f"scale must be one of {sorted(named)}, got scale={name!r}")
+        return named[name]
+
+    def name_of(self, config: Any) -> str | None:
+        """The scale or named grid that ``config`` is, else None."""
+        return next((n for n, c in {**self.scales, **self.grids}.items() if c == config), None)
 
 
 @dataclass(frozen=True)
@@ -162,7 +215,7 @@ class Claim:
 
 def claim(*, id: str, source: str, statement: str, expected: str, study: str):
     """Decorator turning ``evaluate(result) -> Measurement`` into a :class:`Claim` (registers
-    nothing: list the claim in its study package's ``CLAIMS``)."""
+    nothing: list the claim in its study's ``claims``)."""
 
     def wrap(fn: Callable[[StudyResult], Measurement]) -> Claim:
         return Claim(id=id, source=source, statement=statement, expected=expected, study=study,
@@ -171,17 +224,14 @@ def claim(*, id: str, source: str, statement: str, expected: str, study: str):
     return wrap
 
 
-def check_unique(studies: Sequence[Study], claims: Sequence[Claim]) -> None:
-    """ValueError on a repeated study name or claim id, or a claim of an unknown study."""
+def check_unique(studies: Sequence[Study]) -> None:
+    """ValueError on a repeated study name or claim id."""
     names = [s.name for s in studies]
-    ids = [c.id for c in claims]
+    ids = [c.id for s in studies for c in s.claims]
     for kind, values in (("study name", names), ("claim id", ids)):
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise ValueError(f"repeated {kind}: {dup}")
-    orphans = sorted(c.id for c in claims if c.study not in names)
-    if orphans:
-        raise ValueError(f"claims of unknown studies: {orphans}")
 
 
 def select_claims(claims: Iterable[Claim], pattern: str | None = None) -> list[Claim]:

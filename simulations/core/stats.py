@@ -2,37 +2,62 @@
 
 Replicate comparisons are Student t tests with n - 1 degrees of freedom (:func:`paired_t`,
 :func:`one_sample_t`), reported as an effect with its confidence interval, t, df and p
-(:class:`TTest`); :func:`significant` decides with the constants of :mod:`vqmatch.simulations.core.verdicts`.
+(:class:`TTest`, an :class:`Estimate` with its test); :func:`significant` decides with the constants
+of :mod:`vqmatch.simulations.core.verdicts`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .jsondata import JsonData
 from .verdicts import ALPHA, LEVEL, MIN_REPLICATES, decide
 
 
-@dataclass(frozen=True)
-class MeanCI:
-    """Mean of replicates with a t-based confidence interval."""
+@dataclass(frozen=True, eq=False)
+class Estimate(JsonData):
+    """An estimate with its two-sided interval: the one JSON form of such a pair in every summary.
 
-    mean: float
+    ``value``: the estimate (a mean of replicates, a slope, a rate); ``low`` / ``high``: its ``level``
+    interval; ``se``: its standard error; ``df``: the degrees of freedom the interval rests on
+    (n - 1 for a mean of replicates; inf for a normal interval; NaN where there is none); ``n``: the
+    number of values (replicates) behind it.
+    """
+
+    value: float
     low: float
     high: float
-    stderr: float
+    se: float
+    df: float
     n: int
     level: float = LEVEL
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return (self.low, self.high)
 
     @property
     def halfwidth(self) -> float:
         return 0.5 * (self.high - self.low)
 
+    @property
+    def sd(self) -> float:
+        """The standard deviation of one value (se sqrt(n))."""
+        return self.se * math.sqrt(self.n)
+
+    def divided_by(self, scale: float) -> Estimate:
+        """The estimate and its interval in units of ``scale`` (e.g. relative to a reference)."""
+        low, high = self.low / scale, self.high / scale
+        return Estimate(self.value / scale, min(low, high), max(low, high), self.se / abs(scale),
+                        self.df, self.n, self.level)
+
     def __str__(self) -> str:
-        return f"{_fmt(self.mean)} ± {_fmt(self.halfwidth)} ({self.level:.0%} CI, n={self.n})"
+        return f"{_fmt(self.value)} ± {_fmt(self.halfwidth)} ({self.level:.0%} CI, n={self.n})"
 
 
 def _fmt(x: float) -> str:
@@ -41,7 +66,7 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}" if 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
 
 
-def mean_ci(values: Iterable[float], level: float = LEVEL) -> MeanCI:
+def mean_ci(values: Iterable[float], level: float = LEVEL) -> Estimate:
     r"""Mean and Student-t interval of i.i.d. replicate values.
 
     :math:`\bar v \pm t_{n-1,(1+\gamma)/2}\, s/\sqrt n`, ``s`` the sample standard deviation
@@ -58,7 +83,7 @@ def mean_ci(values: Iterable[float], level: float = LEVEL) -> MeanCI:
     m = float(v.mean())
     se = float(v.std(ddof=1) / math.sqrt(v.size))
     q = t_quantile(v.size - 1, level)
-    return MeanCI(m, m - q * se, m + q * se, se, int(v.size), level)
+    return Estimate(m, m - q * se, m + q * se, se, int(v.size) - 1, int(v.size), level)
 
 
 def z_score(estimate: float, stderr: float, value: float) -> float:
@@ -80,54 +105,40 @@ def loglog_slope(x: Iterable[float], y: Iterable[float]) -> tuple[float, float]:
     return float(fit.slope), float(fit.stderr)
 
 
+def loglog_fit(x: Iterable[float], y: Iterable[float], level: float = LEVEL) -> Estimate:
+    """:func:`loglog_slope` as an :class:`Estimate`: the slope with its t interval (df = points -
+    2; ``n``: the number of points)."""
+    x, y = list(x), list(y)
+    slope, se = loglog_slope(x, y)
+    q = t_quantile(len(x) - 2, level)
+    return Estimate(slope, slope - q * se, slope + q * se, se, len(x) - 2, len(x), level)
+
+
 fmt = _fmt
 
 
-@dataclass(frozen=True)
-class TTest:
-    r"""A Student t test of replicate values against a reference (paired differences against 0).
+@dataclass(frozen=True, eq=False)
+class TTest(Estimate):
+    r"""A Student t test of replicate values against a reference (paired differences against 0):
+    the :class:`Estimate` of the mean effect (``value``, ``low``, ``high``, ``se``, ``df`` = n - 1,
+    ``n`` replicates or pairs) with ``t`` = (value - reference) / se, its two-sided p-value ``p``,
+    and ``a`` / ``b``, the two means of a paired test."""
 
-    ``estimate``: the mean effect; ``low``/``high``: its two-sided ``level`` interval; ``se``: the
-    standard error; ``t`` = (estimate - reference) / se; ``df`` = n - 1; ``p``: the two-sided
-    p-value; ``n``: the number of replicates (pairs); ``a``/``b``: the two means of a paired test.
-    """
-
-    estimate: float
-    low: float
-    high: float
-    se: float
-    t: float
-    df: int
-    p: float
-    n: int
+    t: float = math.nan
+    p: float = math.nan
     reference: float = 0.0
-    level: float = LEVEL
     a: float | None = None
     b: float | None = None
 
-    @property
-    def ci(self) -> list[float]:
-        return [self.low, self.high]
-
     def __str__(self) -> str:
-        return (f"{_signed(self.estimate)} [{_signed(self.low)}, {_signed(self.high)}] "
-                f"(t({self.df}) = {self.t:+.2f}, p = {_fmt_p(self.p)})")
+        return (f"{_signed(self.value)} [{_signed(self.low)}, {_signed(self.high)}] "
+                f"(t({self.df:g}) = {self.t:+.2f}, p = {_fmt_p(self.p)})")
 
     def relative(self, scale: float) -> str:
         """The effect and its interval as percentages of ``scale``."""
-        return (f"{100 * self.estimate / scale:+.2f} % [{100 * self.low / scale:+.2f}, "
-                f"{100 * self.high / scale:+.2f}] (t({self.df}) = {self.t:+.2f}, "
+        return (f"{100 * self.value / scale:+.2f} % [{100 * self.low / scale:+.2f}, "
+                f"{100 * self.high / scale:+.2f}] (t({self.df:g}) = {self.t:+.2f}, "
                 f"p = {_fmt_p(self.p)})")
-
-    def as_dict(self) -> dict:
-        return {"mean": self.estimate, "ci": self.ci, "se": self.se, "t": self.t, "df": self.df,
-                "p": self.p, "n": self.n, "a": self.a, "b": self.b, "level": self.level}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TTest:
-        """The inverse of :meth:`as_dict` (tests stored in a summary)."""
-        return cls(d["mean"], d["ci"][0], d["ci"][1], d["se"], d["t"], d["df"], d["p"], d["n"],
-                   level=d.get("level", LEVEL), a=d.get("a"), b=d.get("b"))
 
 
 def _signed(x: float) -> str:
@@ -186,15 +197,15 @@ def one_sample_t(values: Iterable[float], reference: float = 0.0, level: float =
     p = 1 when the mean equals the reference, else 0 (t = +-inf).
     """
     ci = mean_ci(values, level)
-    diff = ci.mean - reference
-    if ci.stderr > 0:
-        t = diff / ci.stderr
+    diff = ci.value - reference
+    if ci.se > 0:
+        t = diff / ci.se
         p = t_pvalue(t, ci.n - 1)
     else:
         t = 0.0 if diff == 0 else math.copysign(math.inf, diff)
         p = 1.0 if diff == 0 else 0.0
-    return TTest(ci.mean, ci.low, ci.high, ci.stderr, float(t), ci.n - 1, p, ci.n, reference,
-                 level)
+    return TTest(ci.value, ci.low, ci.high, ci.se, ci.df, ci.n, level, t=float(t), p=p,
+                 reference=reference)
 
 
 def paired_t(a: Iterable[float], b: Iterable[float], level: float = LEVEL) -> TTest:
@@ -202,8 +213,8 @@ def paired_t(a: Iterable[float], b: Iterable[float], level: float = LEVEL) -> TT
     a, b = np.asarray(list(a), float), np.asarray(list(b), float)
     if a.shape != b.shape:
         raise ValueError(f"a and b must pair up, got {a.shape[0]} and {b.shape[0]} values")
-    test = one_sample_t(a - b, 0.0, level)
-    return TTest(**{**test.__dict__, "a": float(a.mean()), "b": float(b.mean())})
+    return dataclasses.replace(one_sample_t(a - b, 0.0, level), a=float(a.mean()),
+                               b=float(b.mean()))
 
 
 def significant(test: TTest | None, sign: int, *, comparisons: int = 1,
@@ -214,8 +225,8 @@ def significant(test: TTest | None, sign: int, *, comparisons: int = 1,
         return False
     if sign not in (1, -1):
         raise ValueError(f"sign must be +1 or -1, got sign={sign!r}")
-    return test.p < alpha / max(int(comparisons), 1) and math.copysign(1.0, test.estimate) == sign \
-        and test.estimate != 0
+    return test.p < alpha / max(int(comparisons), 1) and math.copysign(1.0, test.value) == sign \
+        and test.value != 0
 
 
 def versus_reference(tests: Sequence[TTest]) -> tuple[str, list[int], list[int]]:

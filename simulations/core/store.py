@@ -2,7 +2,7 @@
 
 Every finished unit of work is one file under ``cells/``, written atomically (temp file, then
 ``os.replace``), named by the cell key and its *identity*: a hash of the study name and version, the
-seed, the cell key, its stream and its own parameters. Nothing of the preset around a cell enters
+seed, the cell key, its stream and its own parameters. Nothing of the grid around a cell enters
 its identity, so a run with more grid points, more replicates or more parts finds every cell it
 shares with an earlier run. A replicated cell is stored in blocks of replicates
 (``<key>.<identity>.r<first>-<last>.json``); a larger replicate count computes only the missing ones.
@@ -116,6 +116,20 @@ def git_commit() -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def read_summary(out_dir: str | os.PathLike, study: str, summary_type):
+    """The typed summary of a finished run of ``study`` under ``out_dir``
+    (``summary_type.from_json`` of its ``summary.json``), or a ValueError saying how to make it."""
+    path = Path(out_dir) / "results" / study / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"no results for study {study!r} under {out_dir}: run "
+                         f"`vqmatch {study} --out {out_dir}` first")
+    try:
+        return summary_type.from_json(json.loads(path.read_text(encoding="utf-8"))["summary"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a summary of this version of study {study!r} ({exc}): "
+                         f"run `vqmatch {study} --out {out_dir}` again") from None
+
+
 def cell_identity(study: str, version: int, seed: int | None, cell) -> str:
     """The cache identity of ``cell``: 16 hex digits of SHA-256 over what its rows depend on (the
     seed only for a seeded cell)."""
@@ -190,9 +204,10 @@ class StudyStore:
         write_json(path, payload)
         return path
 
-    def write_results(self, config: Any, rows: list[dict], summary: dict,
-                      elapsed_s: float) -> None:
-        """config.json, rows.csv and summary.json, each written atomically."""
+    def write_results(self, config: Any, rows: list[dict], summary, elapsed_s: float,
+                      parts: tuple[str, ...] | None = None) -> None:
+        """config.json, rows.csv and summary.json (``summary.to_json()``: the study's typed
+        summary; ``parts``: the parts run, None for all), each written atomically."""
         meta = {
             "config": config,
             "seed": self.seed,
@@ -202,7 +217,9 @@ class StudyStore:
             "elapsed_s": round(elapsed_s, 3),
         }
         write_json(self.root / "config.json", meta)
-        write_json(self.root / "summary.json", {**meta, "summary": summary})
+        write_json(self.root / "summary.json",
+                   {**meta, "parts": None if parts is None else list(parts),
+                    "summary": summary.to_json()})
         columns: list[str] = []
         seen: set[str] = set()
         for row in rows:

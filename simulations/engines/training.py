@@ -6,20 +6,22 @@ every step from a known source (infinite data), and is evaluated every few steps
 larger sample by the criterion triple (E, U, C) and by the closed-form Gaussian W2 between the
 evaluation features' and the codebook's moments.
 
-One training run is one (variant, source, shift, replicate). A *variant* is a quantizer of
+One training run is one (variant, source, law parameter, replicate). A *variant* is a quantizer of
 :mod:`vqmatch.simulations.engines.quantizers` with fixed options (e.g. ``online_farthest`` is the
 online quantizer with ``anchor="farthest"``). The optimiser settings come from
 ``default_training(name)`` of the quantizer library (the authors' per-method SGD settings), never
 from here.
 
-Common random numbers: every variant of the same (source, shift, replicate) starts from the same
-initial codebook and sees the same training and evaluation features, so differences between
+Common random numbers: every variant of the same (source, law parameter, replicate) starts from the
+same initial codebook and sees the same training and evaluation features, so differences between
 variants are paired and their standard errors small.
 
 Rows (one per evaluation step) carry ``quantizer`` (the variant label), ``base`` (the library
-quantizer), ``source``, ``mu`` (the source's shift parameter: mean shift, uniform offset, or
-mixture separation), ``d``, ``n_codes``, ``replicate``, ``step``, ``error``, ``utilization``,
-``perplexity``, ``w2`` and ``seconds`` (cumulative training wall time, evaluation excluded).
+quantizer), ``source``, ``shift`` (the translation of the feature law by shift x 1: the Gaussian
+mean shift mu, the uniform offset nu, the Student-t location), ``separation`` (the bimodal
+mixture's z; 0 for the other sources), ``d``, ``codebook_size``, ``replicate``, ``step``, ``error``,
+``utilization``, ``perplexity``, ``w2`` and ``seconds`` (cumulative training wall time, evaluation
+excluded).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.checks import check_int, check_positive_ints
 from ..core.executors import cell_bars
 from ..core.seeding import SeedLike, as_generator, child, torch_seed
 
@@ -75,7 +78,7 @@ class TrainSettings:
     """Sizes of one training run (the paper: K = 16384, d = 8, 2000 steps, 50,000 features per
     step, 200,000 evaluation features every 100 steps)."""
 
-    n_codes: int = 16384
+    codebook_size: int = 16384
     dim: int = 8
     steps: int = 2000
     batch_size: int = 50_000
@@ -83,12 +86,9 @@ class TrainSettings:
     eval_samples: int = 200_000
 
     def __post_init__(self):
-        check_positive_ints(self, "n_codes", "dim", "steps", "batch_size", "eval_every", "eval_samples")
-        if self.n_codes < 2:
-            raise ValueError(f"n_codes must be >= 2, got n_codes={self.n_codes}")
-        if self.batch_size < 2 or self.eval_samples < 2:
-            raise ValueError("batch_size and eval_samples must be >= 2, got "
-                             f"batch_size={self.batch_size}, eval_samples={self.eval_samples}")
+        check_positive_ints(self, "dim", "steps", "eval_every")
+        for name in ("codebook_size", "batch_size", "eval_samples"):
+            check_int(getattr(self, name), name, minimum=2)
 
 
 def check_labels(labels: Iterable[str], known: Iterable[str], name: str) -> None:
@@ -103,15 +103,6 @@ def check_labels(labels: Iterable[str], known: Iterable[str], name: str) -> None
         raise ValueError(f"{name} must not repeat entries, got {labels}")
 
 
-def check_positive_ints(obj, *names: str) -> None:
-    """ValueError naming the first of the attributes ``names`` of ``obj`` that is not a positive
-    integer (bools refused)."""
-    for name in names:
-        value = getattr(obj, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-
-
 def check_shifts(shifts: Iterable[float], name: str) -> None:
     shifts = tuple(shifts)
     if not shifts or not all(isinstance(s, (int, float)) and math.isfinite(s) and s >= 0
@@ -120,34 +111,39 @@ def check_shifts(shifts: Iterable[float], name: str) -> None:
                          f"got {name}={shifts!r}")
 
 
-def feature_source(kind: str, shift: float, d: int):
+def feature_source(kind: str, d: int, *, shift: float = 0.0, separation: float = 0.0):
     r"""The feature distribution of a run.
 
     ``gaussian``: :math:`N(\mu\mathbf 1, I)`; ``uniform``: :math:`U(\nu-1, \nu+1)^d`;
-    ``bimodal``: :math:`\tfrac12 N(z\mathbf 1, I) + \tfrac12 N(-z\mathbf 1, I)`;
-    ``student_t``: i.i.d. Student-t coordinates, 3 degrees of freedom, location ``shift``.
+    ``student_t``: i.i.d. Student-t coordinates, 3 degrees of freedom, location (all three:
+    ``shift`` = mu, nu or the location); ``bimodal``:
+    :math:`\tfrac12 N(z\mathbf 1, I) + \tfrac12 N(-z\mathbf 1, I)` with z = ``separation``.
     """
     from ..sources import make_source
 
+    if kind not in FEATURE_SOURCES:
+        raise ValueError(f"source must be one of {FEATURE_SOURCES}, got source={kind!r}")
+    if (kind == "bimodal" and shift) or (kind != "bimodal" and separation):
+        raise ValueError(f"the {kind} source takes "
+                         f"{'a separation' if kind == 'bimodal' else 'a shift'} only, got "
+                         f"shift={shift!r}, separation={separation!r}")
     if kind == "gaussian":
         return make_source("gaussian", d, mean=float(shift))
     if kind == "uniform":
         return make_source("uniform", d, low=float(shift) - 1.0, high=float(shift) + 1.0)
     if kind == "bimodal":
-        return make_source("gaussian_mixture", d, separation=float(shift))
-    if kind == "student_t":
-        return make_source("student_t", d, df=STUDENT_T_DF, loc=float(shift))
-    raise ValueError(f"source must be one of {FEATURE_SOURCES}, got source={kind!r}")
+        return make_source("gaussian_mixture", d, separation=float(separation))
+    return make_source("student_t", d, df=STUDENT_T_DF, loc=float(shift))
 
 
-def initial_codebook(kind: str, n_codes: int, d: int, seed: SeedLike) -> np.ndarray:
-    """``(n_codes, d)`` float32 initial codebook: N(0, I) (``gaussian``) or U(-1, 1)^d
+def initial_codebook(kind: str, codebook_size: int, d: int, seed: SeedLike) -> np.ndarray:
+    """``(codebook_size, d)`` float32 initial codebook: N(0, I) (``gaussian``) or U(-1, 1)^d
     (``uniform``)."""
     rng = as_generator(seed)
     if kind == "gaussian":
-        return rng.standard_normal((n_codes, d)).astype(np.float32)
+        return rng.standard_normal((codebook_size, d)).astype(np.float32)
     if kind == "uniform":
-        return rng.uniform(-1.0, 1.0, (n_codes, d)).astype(np.float32)
+        return rng.uniform(-1.0, 1.0, (codebook_size, d)).astype(np.float32)
     raise ValueError(f"init must be 'gaussian' or 'uniform', got init={kind!r}")
 
 
@@ -197,7 +193,7 @@ def build_quantizer(variant: Variant, settings: TrainSettings, init: np.ndarray,
                          f"(it has {lib.QUANTIZERS})")
     training = lib.default_training(variant.quantizer)
     options = {**(training.get("quantizer_options") or {}), **dict(variant.options)}
-    q = lib.make_quantizer(variant.quantizer, settings.n_codes, settings.dim,
+    q = lib.make_quantizer(variant.quantizer, settings.codebook_size, settings.dim,
                            init=torch.from_numpy(init.copy()), seed=seed, **options)
     params = [p for p in q.parameters() if p.requires_grad]
     lr = float(training.get("lr") or 0.0)
@@ -211,27 +207,31 @@ def build_quantizer(variant: Variant, settings: TrainSettings, init: np.ndarray,
     return q, opt, {"lr": lr, "momentum": momentum}
 
 
-def train_run(variant: Variant, source: str, shift: float, settings: TrainSettings, seed,
-              *, replicate: int = 0, progress: bool | None = None) -> list[dict]:
+def train_run(variant: Variant, source: str, settings: TrainSettings, seed, *,
+              shift: float = 0.0, separation: float = 0.0, replicate: int = 0,
+              progress: bool | None = None) -> list[dict]:
     """Train one codebook and return one row per evaluation step (see the module docstring).
 
-    ``seed``: the stream of the (source, shift, replicate), shared by all variants (common random
-    numbers): it is split into the initial codebook, the training features and the evaluation
-    features. ``progress``: a tqdm bar over steps (None: only for long runs,
-    steps x batch_size x n_codes > 1e10, i.e. the default and full presets, and only where the
-    executor lets a cell draw bars, :func:`vqmatch.simulations.core.executors.cell_bars`).
+    ``source`` with ``shift`` / ``separation``: the feature law (:func:`feature_source`).
+    ``seed``: the stream of the (source, law parameter, replicate), shared by all variants
+    (common random numbers): it is split into the initial codebook, the training features and the
+    evaluation features. ``progress``: a tqdm bar over steps (None: only for long runs,
+    steps x batch_size x codebook_size > 1e10, i.e. the default and full scales, and only where
+    the executor lets a cell draw bars, :func:`vqmatch.simulations.core.executors.cell_bars`).
     """
     import torch
     from tqdm.auto import tqdm
 
     init_ss, train_ss, eval_ss = child(seed, 0), child(seed, 1), child(seed, 2)
-    src = feature_source(source, shift, settings.dim)
-    init = initial_codebook(INIT_FOR_SOURCE[source], settings.n_codes, settings.dim, init_ss)
+    src = feature_source(source, settings.dim, shift=shift, separation=separation)
+    init = initial_codebook(INIT_FOR_SOURCE[source], settings.codebook_size, settings.dim,
+                            init_ss)
     train_rng, eval_rng = np.random.default_rng(train_ss), np.random.default_rng(eval_ss)
     when = set(eval_steps(settings))
     base = {"quantizer": variant.label, "base": variant.quantizer, "source": source,
-            "mu": float(shift), "d": settings.dim, "n_codes": settings.n_codes,
-            "replicate": int(replicate)}
+            "shift": float(shift), "separation": float(separation), "d": settings.dim,
+            "codebook_size": settings.codebook_size, "replicate": int(replicate)}
+    law = f"separation {separation:g}" if source == "bimodal" else f"shift {shift:g}"
     q, opt, training = build_quantizer(variant, settings, init, torch_seed(init_ss))
     base.update(lr=training["lr"])
 
@@ -242,15 +242,15 @@ def train_run(variant: Variant, source: str, shift: float, settings: TrainSettin
         q.train()
         feats = src.sample(settings.eval_samples, seed=eval_rng).astype(np.float32)
         if not np.isfinite(codebook).all():
-            warnings.warn(f"{variant.label} diverged on {source} shift {shift} by step "
+            warnings.warn(f"{variant.label} diverged on {source} {law} by step "
                           f"{step}: the codebook has non-finite entries; lower its lr in "
                           "default_training", RuntimeWarning, stacklevel=3)
             return {**base, "step": step, "diverged": True, "seconds": elapsed}
         return {**base, "step": step, **evaluate_codebook(feats, codebook),
                 "seconds": round(elapsed, 4)}
 
-    long_run = settings.steps * settings.batch_size * settings.n_codes > 1e10
-    bar = tqdm(total=settings.steps, desc=f"{variant.label} {source} {shift:g}", leave=False,
+    long_run = settings.steps * settings.batch_size * settings.codebook_size > 1e10
+    bar = tqdm(total=settings.steps, desc=f"{variant.label} {source} {law}", leave=False,
                unit="step",
                disable=not (long_run and cell_bars()) if progress is None else not progress)
     rows = [evaluate(0, 0.0)]

@@ -5,12 +5,54 @@ studies that train codebooks: final values with intervals, paired comparisons be
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.stats import TTest, mean_ci, paired_t
+from ..core.jsondata import JsonData
+from ..core.stats import Estimate, TTest, mean_ci, paired_t
 
-RUN = ("quantizer", "source", "mu", "d", "part", "replicate")  # what identifies one training run
+RUN = ("quantizer", "source", "shift", "separation", "d", "part", "replicate")  # one training run
+LAW = ("quantizer", "source", "shift", "separation", "d")  # one (variant, feature law) over replicates
+METRICS = ("error", "utilization", "perplexity", "w2")
+
+
+@dataclass(frozen=True, eq=False)
+class FinalEntry(JsonData):
+    """The final step of one variant on one feature law, over its replicates: each metric's mean
+    and t interval (one replicate: the value, an infinite standard error; None where no replicate
+    has the metric, e.g. every run diverged)."""
+
+    quantizer: str
+    source: str
+    shift: float
+    separation: float
+    d: int
+    codebook_size: int
+    n: int
+    diverged: int
+    step: int
+    error: Estimate | None
+    utilization: Estimate | None
+    perplexity: Estimate | None
+    w2: Estimate | None
+
+
+@dataclass(frozen=True, eq=False)
+class Curve(JsonData):
+    """Training curve of one variant on one feature law: the replicate means of every metric at
+    each evaluation step (diverged runs left out)."""
+
+    quantizer: str
+    source: str
+    shift: float
+    separation: float
+    step: tuple[int, ...]
+    error: tuple[float, ...]
+    utilization: tuple[float, ...]
+    perplexity: tuple[float, ...]
+    w2: tuple[float, ...]
 
 
 def final_rows(rows: list[dict], run: tuple[str, ...] = RUN) -> list[dict]:
@@ -23,55 +65,47 @@ def final_rows(rows: list[dict], run: tuple[str, ...] = RUN) -> list[dict]:
     return list(last.values())
 
 
-METRICS = ("error", "utilization", "perplexity", "w2")
+def metric_estimate(values: Iterable[float | None]) -> Estimate | None:
+    """Mean and t interval of a metric over replicates (see :class:`FinalEntry`)."""
+    vals = [v for v in values if v is not None]
+    if len(vals) >= 2:
+        return mean_ci(vals)
+    if vals:
+        return Estimate(vals[0], vals[0], vals[0], math.inf, 0, 1)
+    return None
 
 
-def final_table(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu")) \
-        -> list[dict]:
-    """Mean and 95% CI over replicates of every metric at the final step, one entry per
-    ``group`` value. With a single replicate the CI collapses to the value (``n = 1``)."""
+def final_table(rows: list[dict]) -> tuple[FinalEntry, ...]:
+    """One :class:`FinalEntry` per (variant, feature law, d), sorted by those."""
     groups: dict[tuple, list[dict]] = {}
     for r in final_rows(rows):
-        groups.setdefault(tuple(r[g] for g in group), []).append(r)
+        groups.setdefault(tuple(r[g] for g in LAW), []).append(r)
     table = []
     for key, g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        entry = dict(zip(group, key, strict=True))
-        entry.setdefault("d", g[0].get("d"))
-        entry.setdefault("n_codes", g[0].get("n_codes"))
-        entry["n"] = len(g)
-        entry["diverged"] = sum(bool(r.get("diverged")) for r in g)
-        entry["step"] = max(r["step"] for r in g)
-        for m in METRICS:
-            vals = [r[m] for r in g if m in r and r[m] is not None]
-            if len(vals) >= 2:
-                ci = mean_ci(vals)
-                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = ci.mean, [ci.low, ci.high], ci.stderr
-            elif vals:
-                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = vals[0], [vals[0], vals[0]], math.inf
-            else:
-                entry[m], entry[f"{m}_ci"], entry[f"{m}_se"] = None, None, None
-        table.append(entry)
-    return table
+        table.append(FinalEntry(
+            *key, codebook_size=g[0].get("codebook_size"), n=len(g),
+            diverged=sum(bool(r.get("diverged")) for r in g), step=max(r["step"] for r in g),
+            **{m: metric_estimate(r.get(m) for r in g) for m in METRICS}))
+    return tuple(table)
 
 
-def present(summary: dict, names) -> list[str]:
-    """Those of ``names`` (in order) that have a final entry in ``summary`` (ran in this study)."""
-    have = {e["quantizer"] for e in summary["final"]}
+def present(final: Iterable[FinalEntry], names) -> list[str]:
+    """Those of ``names`` (in order) that have a final entry (ran in this study)."""
+    have = {e.quantizer for e in final}
     return [n for n in names if n in have]
 
 
-def final_entry(summary: dict, quantizer: str, source: str, mu: float) -> dict | None:
-    """The ``summary["final"]`` entry (see :func:`final_table`) of one (quantizer, source, shift)."""
-    for e in summary["final"]:
-        if (e["quantizer"], e["source"], e["mu"]) == (quantizer, source, mu):
-            return e
-    return None
+def final_entry(final: Iterable[FinalEntry], quantizer: str, source: str, *, shift: float = 0.0,
+                separation: float = 0.0) -> FinalEntry | None:
+    """The final entry of one (quantizer, source, shift, separation), or None."""
+    return next((e for e in final if (e.quantizer, e.source, e.shift, e.separation)
+                 == (quantizer, source, shift, separation)), None)
 
 
 def paired_values(final: list[dict], metric: str, a: dict, b: dict,
                   pair: str = "replicate") -> tuple[list[float], list[float]]:
     """``metric`` of the rows matching ``a`` and of those matching ``b``, paired by the field
-    ``pair`` (the replicate or seed: common random numbers), in the order of ``pair``."""
+    ``pair`` (the replicate: common random numbers), in the order of ``pair``."""
     def pick(match):
         return {r[pair]: r[metric] for r in final
                 if all(r.get(k) == v for k, v in match.items()) and r.get(metric) is not None}
@@ -90,10 +124,10 @@ def paired_difference(final: list[dict], metric: str, a: dict, b: dict) -> TTest
     return paired_t(xa, xb) if len(xa) >= 2 else None
 
 
-def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "mu"),
-           metrics: tuple[str, ...] = METRICS) -> list[dict]:
+def curves(rows: list[dict], group: tuple[str, ...], metrics: tuple[str, ...]) -> list[dict]:
     """Training curves: replicate means of each of ``metrics`` at every evaluation step, per
-    ``group`` (diverged runs left out)."""
+    ``group`` (diverged runs left out); one dict per group with its ``group`` values, ``step``
+    and one list per metric."""
     groups: dict[tuple, dict[int, list[dict]]] = {}
     for r in rows:
         if r.get("diverged"):
@@ -103,8 +137,13 @@ def curves(rows: list[dict], group: tuple[str, ...] = ("quantizer", "source", "m
     for key, by_step in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         steps = sorted(by_step)
         entry = dict(zip(group, key, strict=True))
-        entry["step"] = steps
+        entry["step"] = tuple(steps)
         for m in metrics:
-            entry[m] = [float(np.mean([r[m] for r in by_step[s]])) for s in steps]
+            entry[m] = tuple(float(np.mean([r[m] for r in by_step[s]])) for s in steps)
         out.append(entry)
     return out
+
+
+def training_curves(rows: list[dict]) -> tuple[Curve, ...]:
+    """:func:`curves` of every variant and feature law, as :class:`Curve` s."""
+    return tuple(Curve(**c) for c in curves(rows, LAW[:4], METRICS))

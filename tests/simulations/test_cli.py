@@ -4,11 +4,16 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from tests.simulations.core.toy import ToyConfig, toy_study
+from vqmatch.simulations import cli
 from vqmatch.simulations.cli import README_END, README_START, main
-from vqmatch.simulations.studies import CLAIMS, STUDIES, density, lemma3
+from vqmatch.simulations.studies import CLAIMS, STUDIES
+from vqmatch.simulations.studies.density.config import DensityConfig
+from vqmatch.simulations.studies.lemma3.config import Lemma3Config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -53,24 +58,25 @@ def test_list_names_studies_and_claims(capsys):
 
 @pytest.fixture
 def tiny_lemma3(monkeypatch):
-    """Shrink the lemma3 quick preset so the CLI test runs in seconds."""
-    tiny = lemma3.Lemma3Config(monge_dims=(2,), monge_samples=2000, monge_replicates=4,
-                               coupling_samples=50, ot_sizes=(20, 40, 80), ot_replicates=4,
-                               symmetry_dims=(3,), symmetry_pairs=3,
-                               gelbrich_pairs=(("uniform", "laplace"),), gelbrich_dims=(2,),
-                               gelbrich_samples=30, gelbrich_replicates=3)
-    monkeypatch.setitem(STUDIES, "lemma3", replace(STUDIES["lemma3"], presets={"quick": tiny}))
+    """Shrink the lemma3 quick scale so the CLI test runs in seconds."""
+    tiny = Lemma3Config(monge_dims=(2,), monge_samples=2000, monge_replicates=4,
+                        coupling_samples=50, ot_sizes=(20, 40, 80), ot_replicates=4,
+                        symmetry_dims=(3,), symmetry_pairs=3,
+                        gelbrich_pairs=(("uniform", "laplace"),), gelbrich_dims=(2,),
+                        gelbrich_samples=30, gelbrich_replicates=3)
+    monkeypatch.setitem(STUDIES["lemma3"].scales, "quick", tiny)
 
 
 @pytest.fixture
 def tiny_density(monkeypatch):
-    """A density preset of a few seconds (Lloyd-Max, k-means and random codebooks)."""
-    tiny = density.DensityConfig(
-        lloyd_sources=("gaussian",), lloyd_levels=(16, 32), kmeans_sources=("gaussian",),
-        kmeans_dims=(2,), kmeans_codes=(32, 48), kmeans_samples_per_code=40, kmeans_replicates=3,
-        kmeans_max_iter=40, random_dims=(2, 8), random_codes=64, random_features=1000,
-        random_scale2=(0.5, 1.0, 2.0), random_replicates=3)
-    monkeypatch.setitem(STUDIES, "density", replace(STUDIES["density"], presets={"quick": tiny}))
+    """A density quick scale of a few seconds (Lloyd-Max, k-means and random codebooks)."""
+    tiny = DensityConfig(
+        lloyd_sources=("gaussian",), lloyd_codebook_sizes=(16, 32), kmeans_sources=("gaussian",),
+        kmeans_dims=(2,), kmeans_codebook_sizes=(32, 48), kmeans_samples_per_code=40,
+        kmeans_replicates=3, kmeans_max_iter=40, random_dims=(2, 8), random_codebook_size=64,
+        random_features=1000, random_scale2=(0.5, 1.0, 2.0), random_replicates=3)
+    monkeypatch.setitem(STUDIES["density"].scales, "quick", tiny)
+    return tiny
 
 
 def test_verify_json_shape(tmp_path, capsys, tiny_lemma3):
@@ -79,7 +85,8 @@ def test_verify_json_shape(tmp_path, capsys, tiny_lemma3):
                  "--json", str(out_json), "--no-progress"])
     assert code == 0
     payload = json.loads(out_json.read_text())
-    assert set(payload) >= {"claims", "seed", "versions", "elapsed_s"}
+    assert set(payload) >= {"claims", "seed", "scale", "versions", "elapsed_s"}
+    assert payload["scale"] == "quick"
     (record,) = payload["claims"]
     assert set(record) == {"id", "source", "statement", "expected", "measured", "verdict", "details"}
     assert record["verdict"] == "confirmed"  # round-off agreement of the two orders
@@ -120,8 +127,8 @@ def test_adding_a_grid_point_from_the_cli_runs_only_new_cells(tmp_path, tiny_den
     out = str(tmp_path)
     assert main(["density", "--quick", "--out", out, "--no-progress"]) == 0
     first = capsys.readouterr().out
-    bigger = replace(STUDIES["density"].presets["quick"], kmeans_codes=(32, 48, 64))
-    monkeypatch.setitem(STUDIES, "density", replace(STUDIES["density"], presets={"quick": bigger}))
+    bigger = replace(tiny_density, kmeans_codebook_sizes=(32, 48, 64))
+    monkeypatch.setitem(STUDIES["density"].scales, "quick", bigger)
     assert main(["density", "--quick", "--out", out, "--no-progress"]) == 0
     second = capsys.readouterr().out
     assert "6 cells run, 0 reused" in first and "1 cells run, 6 reused" in second
@@ -146,8 +153,9 @@ def test_missing_slurm_config_is_one_line(capsys, tmp_path):
     assert code == 2 and len(err) == 1 and "none.toml" in err[0]
 
 
-def test_report_writes_the_readme_table(tmp_path, capsys):
-    payload = {"preset": "quick", "seed": 0, "elapsed_s": 12.0, "claims": [
+@pytest.mark.parametrize("key", ["scale", "preset"])  # "preset": verdict files before the rename
+def test_report_writes_the_readme_table(tmp_path, capsys, key):
+    payload = {key: "quick", "seed": 0, "elapsed_s": 12.0, "claims": [
         {"id": "a.one", "verdict": "confirmed", "measured": "x | y"},
         {"id": "b.two", "verdict": "refuted", "measured": "z"}]}
     (tmp_path / "verdicts.json").write_text(json.dumps(payload))
@@ -185,14 +193,12 @@ def test_readme_verdict_table_lists_exactly_the_registry_claims():
 
 def test_reproduce_runs_each_study_once(tiny_lemma3, monkeypatch, tmp_path, capsys):
     """reproduce hands the studies it ran to verify instead of running (and summarising) them again."""
-    import vqmatch.simulations.cli as cli
-
     monkeypatch.setattr(cli, "STUDIES", {"lemma3": STUDIES["lemma3"]})
     monkeypatch.setattr(cli, "CLAIMS", {k: c for k, c in CLAIMS.items() if c.study == "lemma3"})
     runs = []
     real_run = cli._run
-    monkeypatch.setattr(cli, "_run", lambda args, study, parts=None: runs.append(study.name)
-                        or real_run(args, study, parts))
+    monkeypatch.setattr(cli, "_run", lambda args, study, config, parts=None: runs.append(
+        study.name) or real_run(args, study, config, parts))
     assert main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     assert runs == ["lemma3"]
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())
@@ -204,3 +210,46 @@ def test_a_missing_grid_file_is_named_as_such(tmp_path, capsys):
     assert main(["vqvae", "--quick", "--grid", str(tmp_path / "grid.toml"), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "grid file" in err[0] and "does not exist" in err[0]
+
+
+def test_the_cli_has_no_study_of_its_own():
+    """Study-specific options live with the study (its command hook), not in the CLI."""
+    text = Path(cli.__file__).read_text(encoding="utf-8")
+    for name in STUDIES:
+        assert f'"{name}"' not in text, name
+
+
+class _ToyCommand:
+    """A study's own options: ``--x`` adds a grid point; ``--stop`` ends before the run."""
+
+    def add_arguments(self, parser, study):
+        parser.add_argument("--x", type=float, action="append")
+        parser.add_argument("--stop", action="store_true")
+
+    def config(self, args, study):
+        cfg = study.config(args.scale)
+        return replace(cfg, xs=cfg.xs + tuple(args.x)) if args.x else cfg
+
+    def before_run(self, args, study, config):
+        if args.stop:
+            print(f"would run {config.xs}")
+            return 0
+        return None
+
+
+def test_a_study_brings_its_own_options(monkeypatch, tmp_path, capsys):
+    study = replace(toy_study(with_fixed=False), command=_ToyCommand())
+    monkeypatch.setitem(STUDIES, "toy", study)
+    assert main(["toy", "--quick", "--x", "7", "--stop"]) == 0
+    assert capsys.readouterr().out.strip() == "would run (0.0, 1.0, 2.0, 7.0)"
+    out = tmp_path / "out.json"
+    assert main(["toy", "--quick", "--x", "7", "--out", str(tmp_path), "--no-progress",
+                 "--json", str(out)]) == 0
+    assert "toy (custom configuration): " in capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    assert payload["config"]["xs"] == [0.0, 1.0, 2.0, 7.0] and payload["config_name"] is None
+    assert payload["summary"]["n_rows"] == 4 * 4  # a point cell and 3 replicates per x
+    with pytest.raises(SystemExit) as exc:  # another study has no --x
+        main(["lemma3", "--x", "7"])
+    assert exc.value.code == 2
+    assert ToyConfig().xs == (0.0, 1.0, 2.0)

@@ -9,7 +9,7 @@ level is divided by their number (Bonferroni).
 from __future__ import annotations
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, significant, too_few, versus_reference
+from ...core.stats import significant, too_few, versus_reference
 from ...core.verdicts import COLLAPSED_U, NEAR_FULL_U, PAIRED_TEST, decide
 from ...engines.training_summary import final_entry, final_rows, paired_difference, present
 from .config import BASELINES
@@ -20,11 +20,18 @@ W_FAILS_U = 0.8  # Wasserstein below this at some shift contradicts "near-full"
 ERROR_DRIFT = 0.10  # Wasserstein's E at the largest shift within this fraction of its mu = 0 value
 
 
-
 def _final_shift_rows(res) -> list[dict]:
     """The final rows of the shift part's runs (what the paired tests compare)."""
     return final_rows([r for r in res.rows if r.get("part") == "shift"])
 
+
+def _entry(res, quantizer: str, source: str, shift: float):
+    return final_entry(res.summary.final, quantizer, source, shift=shift)
+
+
+def _at(quantizer: str, source: str, shift: float) -> dict:
+    """The rows of one variant on one shifted source."""
+    return {"quantizer": quantizer, "source": source, "shift": shift}
 
 
 
@@ -40,30 +47,28 @@ def _final_shift_rows(res) -> list[dict]:
     study="atomic",
 )
 def wasserstein_utilization(res) -> Measurement:
-    sources = sorted({e["source"] for e in res.summary["final"]})
-    collapsers = present(res.summary, ("vanilla", "ema"))
-    if not present(res.summary, ("wasserstein",)) or not collapsers:
+    sources = sorted({e.source for e in res.summary.final})
+    collapsers = present(res.summary.final, ("vanilla", "ema"))
+    if not present(res.summary.final, ("wasserstein",)) or not collapsers:
         return Measurement("wasserstein, vanilla or ema not in this run", "inconclusive")
     parts, w_low, bad_collapse, good_collapse, tests = [], [], [], [], []
     final = _final_shift_rows(res)
     for source in sources:
-        mus = sorted(e["mu"] for e in res.summary["final"]
-                     if e["quantizer"] == "wasserstein" and e["source"] == source)
-        w_u = {m: final_entry(res.summary, "wasserstein", source, m)["utilization"] for m in mus}
+        mus = sorted(e.shift for e in res.summary.final
+                     if e.quantizer == "wasserstein" and e.source == source)
+        w_u = {m: _entry(res, "wasserstein", source, m).utilization.value for m in mus}
         w_low.append(min(w_u.values()))
         parts.append(f"{source}: Wasserstein U = " + ", ".join(
             f"{w_u[m]:.3f} (mu={m:g})" for m in mus))
         large = [m for m in mus if m >= LARGE_SHIFT]
         for q in collapsers:
-            us = {m: final_entry(res.summary, q, source, m)["utilization"] for m in mus}
+            us = {m: _entry(res, q, source, m).utilization.value for m in mus}
             parts.append(f"{q} U = " + ", ".join(f"{us[m]:.4f}" for m in mus))
             if large:
                 good_collapse.append(max(us[m] for m in large) < COLLAPSED_U)
                 bad_collapse.append(us[max(mus)] > NOT_COLLAPSED_U)
-                t = paired_difference(final, "utilization",
-                                      {"quantizer": "wasserstein", "source": source,
-                                       "mu": max(mus)},
-                                      {"quantizer": q, "source": source, "mu": max(mus)})
+                t = paired_difference(final, "utilization", _at("wasserstein", source, max(mus)),
+                                      _at(q, source, max(mus)))
                 if t is not None:
                     tests.append(t)
                     parts.append(f"U(Wasserstein) - U({q}) at mu={max(mus):g}: {t}")
@@ -74,7 +79,7 @@ def wasserstein_utilization(res) -> Measurement:
                      and all(significant(t, +1) for t in tests) and bool(tests),
                      refuted=min(w_low) < W_FAILS_U or any(bad_collapse))
     return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), verdict,
-                       {"min_wasserstein_u": min(w_low), "tests": [t.as_dict() for t in tests]})
+                       {"min_wasserstein_u": min(w_low), "tests": [t.to_json() for t in tests]})
 
 
 @claim(
@@ -91,21 +96,21 @@ def wasserstein_utilization(res) -> Measurement:
 )
 def wasserstein_error(res) -> Measurement:
     rows = _final_shift_rows(res)
-    base = present(res.summary, BASELINES)
-    if not present(res.summary, ("wasserstein",)) or not base:
+    base = present(res.summary.final, BASELINES)
+    if not present(res.summary.final, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
     found, parts, ratios = [], [], []
     for source in sorted({r["source"] for r in rows}):
-        mus = sorted({r["mu"] for r in rows if r["source"] == source})
-        e0 = final_entry(res.summary, "wasserstein", source, mus[0])["error"]
-        e_max = final_entry(res.summary, "wasserstein", source, mus[-1])["error"]
+        mus = sorted({r["shift"] for r in rows if r["source"] == source})
+        e0 = _entry(res, "wasserstein", source, mus[0]).error.value
+        e_max = _entry(res, "wasserstein", source, mus[-1]).error.value
         ratios.append(e_max / e0)
         parts.append(f"{source}: E(Wasserstein) {e0:.4g} at mu={mus[0]:g} -> {e_max:.4g} at "
                      f"mu={mus[-1]:g}")
         for q in base:
             for m in (m for m in mus if m >= LARGE_SHIFT):
-                t = paired_difference(rows, "error", {"quantizer": q, "source": source, "mu": m},
-                                      {"quantizer": "wasserstein", "source": source, "mu": m})
+                t = paired_difference(rows, "error", _at(q, source, m),
+                                      _at("wasserstein", source, m))
                 if t is not None:
                     found.append((t.t, q, source, m, t))
     if not found:
@@ -134,20 +139,19 @@ def wasserstein_error(res) -> Measurement:
 )
 def alignment(res) -> Measurement:
     rows = _final_shift_rows(res)
-    base = present(res.summary, BASELINES)
-    if not present(res.summary, ("wasserstein",)) or not base:
+    base = present(res.summary.final, BASELINES)
+    if not present(res.summary.final, ("wasserstein",)) or not base:
         return Measurement("wasserstein or the baselines not in this run", "inconclusive")
     found, parts = [], []
     for source in sorted({r["source"] for r in rows}):
-        mus = [m for m in sorted({r["mu"] for r in rows if r["source"] == source}) if m >= 1]
+        mus = [m for m in sorted({r["shift"] for r in rows if r["source"] == source}) if m >= 1]
         for m in mus:
-            w = final_entry(res.summary, "wasserstein", source, m)["w2"]
-            others = {q: final_entry(res.summary, q, source, m)["w2"] for q in base}
+            w = _entry(res, "wasserstein", source, m).w2.value
+            others = {q: _entry(res, q, source, m).w2.value for q in base}
             parts.append(f"{source} mu={m:g}: W2 Wasserstein {w:.3g} vs " + ", ".join(
                 f"{q} {v:.3g}" for q, v in others.items()))
             for q in base:
-                t = paired_difference(rows, "w2", {"quantizer": q, "source": source, "mu": m},
-                                      {"quantizer": "wasserstein", "source": source, "mu": m})
+                t = paired_difference(rows, "w2", _at(q, source, m), _at("wasserstein", source, m))
                 if t is not None:
                     found.append((t.t, q, source, m, t))
     if not found:
@@ -175,31 +179,31 @@ def alignment(res) -> Measurement:
 )
 def online_anchor(res) -> Measurement:
     rows = _final_shift_rows(res)
-    if len(present(res.summary, ("online", "online_farthest"))) < 2:
+    if len(present(res.summary.final, ("online", "online_farthest"))) < 2:
         return Measurement("online and online_farthest are not both in this run", "inconclusive")
     parts, tests = [], []
     for source in sorted({r["source"] for r in rows}):
-        mu = max(r["mu"] for r in rows if r["source"] == source)
-        near = final_entry(res.summary, "online", source, mu)
-        far = final_entry(res.summary, "online_farthest", source, mu)
-        w = final_entry(res.summary, "wasserstein", source, mu)
-        t = paired_difference(rows, "error", {"quantizer": "online_farthest", "source": source,
-                                              "mu": mu},
-                              {"quantizer": "online", "source": source, "mu": mu})
+        mu = max(r["shift"] for r in rows if r["source"] == source)
+        near = _entry(res, "online", source, mu)
+        far = _entry(res, "online_farthest", source, mu)
+        w = _entry(res, "wasserstein", source, mu)
+        t = paired_difference(rows, "error", _at("online_farthest", source, mu),
+                              _at("online", source, mu))
         if t is None:
             continue
         tests.append(t)
-        text = (f"{source} mu={mu:g}: nearest E {near['error']:.4g} U {near['utilization']:.3f}; "
-                f"farthest E {far['error']:.4g} U {far['utilization']:.3f}; E difference {t}")
+        text = (f"{source} mu={mu:g}: nearest E {near.error.value:.4g} U "
+                f"{near.utilization.value:.3f}; farthest E {far.error.value:.4g} U "
+                f"{far.utilization.value:.3f}; E difference {t}")
         if w is not None:
-            text += f"; Wasserstein E {w['error']:.4g} U {w['utilization']:.3f}"
+            text += f"; Wasserstein E {w.error.value:.4g} U {w.utilization.value:.3f}"
         parts.append(text)
     if not tests:
         return Measurement("no replicated online runs", "inconclusive")
     verdict = decide(confirmed=all(significant(t, +1) for t in tests),
                      refuted=any(significant(t, -1, comparisons=len(tests)) for t in tests))
     return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), verdict,
-                       {"tests": [t.as_dict() for t in tests]})
+                       {"tests": [t.to_json() for t in tests]})
 
 
 @claim(
@@ -216,24 +220,23 @@ def online_anchor(res) -> Measurement:
     study="atomic",
 )
 def density_target(res) -> Measurement:
-    entries = res.summary["density"]
+    entries = res.summary.density
     if not entries:
         return Measurement("no replicated density-part runs", "inconclusive")
-    tests = [e["test"] for e in entries]
-    ttests = [TTest.from_dict(t) for t in tests]
-    parts = [f"d={e['d']} {e['target']}: E exact {e['error_exact']:.4g}, adjusted "
-             f"{e['error_adjusted']:.4g}, difference {t.relative(e['error_exact'])}"
-             for e, t in zip(entries, ttests, strict=True)]
+    ttests = [e.test for e in entries]
+    parts = [f"d={e.d} {e.target}: E exact {e.error_exact:.4g}, adjusted "
+             f"{e.error_adjusted:.4g}, difference {e.test.relative(e.error_exact)}"
+             for e in entries]
     verdict, lo, hi = versus_reference(ttests)
-    lower = sorted({(entries[i]["d"], entries[i]["target"]) for i in lo})
-    higher = sorted({(entries[i]["d"], entries[i]["target"]) for i in hi})
+    lower = sorted({(entries[i].d, entries[i].target) for i in lo})
+    higher = sorted({(entries[i].d, entries[i].target) for i in hi})
     return Measurement("; ".join(parts) + f". Adjusted target significantly better at "
                        f"{lower or 'none'}, significantly worse at {higher or 'none'}."
                        + too_few(t.n for t in ttests),
                        verdict,
                        {"adjusted_better": [list(x) for x in lower],
                         "adjusted_worse": [list(x) for x in higher],
-                        "relative": {f"{e['d']}-{e['target']}": e["relative"] for e in entries}})
+                        "relative": {f"{e.d}-{e.target}": e.relative.value for e in entries}})
 
 
 CLAIMS = (wasserstein_utilization, wasserstein_error, alignment, online_anchor, density_target)

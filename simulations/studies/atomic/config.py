@@ -1,11 +1,12 @@
-"""Presets of the ``atomic`` study, and the authors' final values (a reference table, never used in a
+"""Scales of the ``atomic`` study, and the authors' final values (a reference table, never used in a
 verdict)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...engines.training import TrainSettings, check_labels, check_positive_ints, check_shifts
+from ...core.checks import check_int, check_positive_ints
+from ...engines.training import TrainSettings, check_labels, check_shifts
 
 ATOMIC_VARIANTS = ("vanilla", "ema", "online", "online_farthest", "linear", "wasserstein", "mmd",
                    "sliced", "density_wasserstein")
@@ -66,43 +67,40 @@ class AtomicConfig:
         check_labels(self.sources, ATOMIC_SOURCES, "sources")
         check_shifts(self.shifts, "shifts")
         check_positive_ints(self, "replicates", "density_replicates")
-        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
-                   for d in self.density_dims):
-            raise ValueError(f"density_dims must be positive integers, got "
-                             f"density_dims={self.density_dims!r}")
+        for d in self.density_dims:
+            check_int(d, "density_dims")
         for name in ("train", "density_train"):
             if not isinstance(getattr(self, name), TrainSettings):
                 raise TypeError(f"{name} must be a TrainSettings, got {getattr(self, name)!r}")
 
 
-PRESETS = {
+SCALES = {
     # CI: the paper's methods (no MMD / sliced / density, which the robustness study covers) at
     # K = 256, 150 steps of 1024 features, shifts 0 and 4, Gaussian features only
     "quick": AtomicConfig(
         quantizers=("vanilla", "ema", "online", "online_farthest", "linear", "wasserstein"),
         sources=("gaussian",), shifts=(0.0, 4.0),
-        train=TrainSettings(n_codes=256, steps=150, batch_size=1024, eval_every=50,
+        train=TrainSettings(codebook_size=256, steps=150, batch_size=1024, eval_every=50,
                             eval_samples=8192),
         replicates=5,
         density_dims=(2, 4, 8),
-        density_train=TrainSettings(n_codes=64, steps=150, batch_size=512, eval_every=50,
+        density_train=TrainSettings(codebook_size=64, steps=150, batch_size=512, eval_every=50,
                                     eval_samples=8192),
         density_replicates=5),
     # the documented CPU-sized version of the paper's experiment: K = 2048 with 8192 features per
     # step (N/K = 4, the paper's 3), 1000 steps, six shifts, both sources; every variant but the
-    # non-parametric losses MMD and sliced W2 (the robustness study's subject), which cost 16x and
-    # 5x a Vanilla step at this size (measured)
+    # non-parametric losses MMD and sliced W2 (the robustness study's subject), which cost several
+    # times a Vanilla step
     "default": AtomicConfig(
         quantizers=tuple(q for q in ATOMIC_VARIANTS if q not in ("mmd", "sliced")),
         shifts=(0.0, 1.0, 2.0, 3.0, 5.0, 8.0),
-        train=TrainSettings(n_codes=2048, steps=1000, batch_size=8192, eval_every=100,
+        train=TrainSettings(codebook_size=2048, steps=1000, batch_size=8192, eval_every=100,
                             eval_samples=32_768),
         replicates=5,
-        density_train=TrainSettings(n_codes=512, steps=500, batch_size=4096, eval_every=100,
+        density_train=TrainSettings(codebook_size=512, steps=500, batch_size=4096, eval_every=100,
                                     eval_samples=65_536),
         density_replicates=5),
-    # the paper's sizes (GPU scale; on 2 idle CPU cores about 9 min per Vanilla run, days in all:
-    # see the module docstring)
+    # the paper's sizes (GPU scale; days on a CPU)
     "full": AtomicConfig(
         train=TrainSettings(),
         replicates=5,

@@ -9,7 +9,7 @@ import numpy as np
 from vqmatch.theory.quantization import optimal_density_exponent
 
 from ...core.registry import Measurement, claim
-from ...core.stats import TTest, too_few, versus_reference
+from ...core.stats import too_few, versus_reference
 from ...core.verdicts import ALPHA, MIN_REPLICATES, combine, decide
 
 FINITE_K_BIAS = 0.1  # the kNN exponent estimator's bias at the K of these runs (measured)
@@ -18,17 +18,17 @@ FINITE_K_BIAS = 0.1  # the kNN exponent estimator's bias at the K of these runs 
 NEAR_OPTIMAL = {16: (0.02, 0.10), 32: (0.01, 0.05)}
 
 
-def _largest_k(estimates: list[dict]) -> list[dict]:
-    best: dict[tuple, dict] = {}
+def _largest_k(estimates) -> list:
+    best: dict[tuple, object] = {}
     for e in estimates:
-        key = (e["part"], e["d"], e["source"])
-        if key not in best or e["n_codes"] > best[key]["n_codes"]:
+        key = (e.part, e.d, e.source)
+        if key not in best or e.codebook_size > best[key].codebook_size:
             best[key] = e
     return [best[k] for k in sorted(best)]
 
 
-def _nearest_candidate(e: dict) -> str:
-    return min(e["candidates"], key=lambda name: abs(e["exponent_hat"] - e["candidates"][name]))
+def _nearest_candidate(e) -> str:
+    return min(e.candidates, key=lambda name: abs(e.exponent.value - e.candidates[name]))
 
 
 _TEST = ("each estimate is tested against each candidate exponent: a one-sample t test over "
@@ -47,19 +47,19 @@ _TEST = ("each estimate is tested against each candidate exponent: a one-sample 
     study="density",
 )
 def exponent(res) -> Measurement:
-    cells = _largest_k(res.summary["estimates"])
-    p_paper = [e["p"]["paper (d+2)/d"] for e in cells]
-    z_paper = [abs(e["separation_se"]["paper (d+2)/d"]) for e in cells]
+    cells = _largest_k(res.summary.estimates)
+    p_paper = [e.p["paper (d+2)/d"] for e in cells]
+    z_paper = [abs(e.separation_se["paper (d+2)/d"]) for e in cells]
     nearest = [_nearest_candidate(e) for e in cells]
     n_classical = sum(n == "classical d/(d+2)" for n in nearest)
-    few = [e for e in cells if e["test"] == "t" and e["n_replicates"] < MIN_REPLICATES]
+    few = [e for e in cells if e.test == "t" and e.n_replicates < MIN_REPLICATES]
     verdict = decide(
         refuted=all(p < ALPHA for p in p_paper) and n_classical == len(cells) and not few,
         confirmed=all(p >= ALPHA for p in p_paper) and all(n == "paper (d+2)/d" for n in nearest))
-    parts = [f"d={e['d']} {e['source']} K={e['n_codes']} ({e['method']}, n={e['n_replicates']}): "
-             f"{e['exponent_hat']:.3f} [{e['exponent_ci'][0]:.3f}, {e['exponent_ci'][1]:.3f}] vs "
-             f"classical {e['candidates']['classical d/(d+2)']:.3f} / paper "
-             f"{e['candidates']['paper (d+2)/d']:.3f}" for e in cells]
+    parts = [f"d={e.d} {e.source} K={e.codebook_size} ({e.method}, n={e.n_replicates}): "
+             f"{e.exponent.value:.3f} [{e.exponent.low:.3f}, {e.exponent.high:.3f}] vs "
+             f"classical {e.candidates['classical d/(d+2)']:.3f} / paper "
+             f"{e.candidates['paper (d+2)/d']:.3f}" for e in cells]
     return Measurement(
         "; ".join(parts) + f". Nearest candidate: classical in {n_classical}/{len(cells)} cells; "
         f"the paper's exponent is {min(z_paper):.0f} to {max(z_paper):.0f} standard errors away "
@@ -79,14 +79,14 @@ def exponent(res) -> Measurement:
     study="density",
 )
 def classical_exponent(res) -> Measurement:
-    cells = _largest_k(res.summary["estimates"])
-    gaps = [abs(e["exponent_hat"] - e["candidates"]["classical d/(d+2)"]) for e in cells]
+    cells = _largest_k(res.summary.estimates)
+    gaps = [abs(e.exponent.value - e.candidates["classical d/(d+2)"]) for e in cells]
     nearest_ok = all(_nearest_candidate(e) == "classical d/(d+2)" for e in cells)
     verdict = decide(confirmed=nearest_ok and max(gaps) <= FINITE_K_BIAS, refuted=not nearest_ok)
     worst = cells[int(np.argmax(gaps))]
     return Measurement(
-        f"largest |estimate - d/(d+2)| = {max(gaps):.3f} (d={worst['d']} {worst['source']} "
-        f"K={worst['n_codes']}); median {float(np.median(gaps)):.3f} over {len(cells)} cells",
+        f"largest |estimate - d/(d+2)| = {max(gaps):.3f} (d={worst.d} {worst.source} "
+        f"K={worst.codebook_size}); median {float(np.median(gaps)):.3f} over {len(cells)} cells",
         verdict, {"max_gap": max(gaps), "median_gap": float(np.median(gaps))})
 
 
@@ -99,17 +99,17 @@ def classical_exponent(res) -> Measurement:
     study="density",
 )
 def panter_dite(res) -> Measurement:
-    rows = res.summary["panter_dite"]
-    rel = [r["rel_diff"] for r in rows]
+    rows = res.summary.panter_dite
+    rel = [r.rel_diff for r in rows]
     monotone = all(abs(b) < abs(a) for a, b in itertools.pairwise(rel))
     last = rows[-1]
-    gap = abs(last["rel_diff"])
+    gap = abs(last.rel_diff)
     verdict = decide(confirmed=gap <= 0.01 and monotone, refuted=gap > 0.05)
     return Measurement(
-        ", ".join(f"K={r['n_codes']}: {r['k2_distortion']:.4f}" for r in rows)
-        + f" vs {last['panter_dite']:.4f} (relative gap {last['rel_diff']:+.2e} at "
-        f"K={last['n_codes']}); the paper's f^3 levels would give a divergent K^2 D_K",
-        verdict, {"rel_diff": last["rel_diff"], "monotone": monotone})
+        ", ".join(f"K={r.codebook_size}: {r.k2_distortion:.4f}" for r in rows)
+        + f" vs {last.panter_dite:.4f} (relative gap {last.rel_diff:+.2e} at "
+        f"K={last.codebook_size}); the paper's f^3 levels would give a divergent K^2 D_K",
+        verdict, {"rel_diff": last.rel_diff, "monotone": monotone})
 
 
 @claim(
@@ -125,20 +125,19 @@ def panter_dite(res) -> Measurement:
     study="density",
 )
 def random_codebook_optimum(res) -> Measurement:
-    rows = res.summary["random_codebook"]
-    tests = [(r["d"], t["target"], t["scale2"], TTest.from_dict(t["test"]), t)
-             for r in rows for t in r.get("targets", [])]
+    rows = res.summary.random_codebook
+    tests = [(r.d, t.target, t.scale2, t.test, t) for r in rows for t in r.targets]
     if not tests:
         return Measurement("no theory-scale rows in this run", "inconclusive")
     verdict, lo, _ = versus_reference([x[3] for x in tests])
     better = [tests[i] for i in lo]
     parts = [f"d={d}: {name} s2={s2:.3f}: E - E(matched) = {t.relative(t.b)}"
              for d, name, s2, t, _ in tests]
-    curve = [f"d={r['d']}: grid argmin s2 = {r['best_scale2']:.3f}" for r in rows]
+    curve = [f"d={r.d}: grid argmin s2 = {r.best_scale2.value:.3f}" for r in rows]
     wider = sorted({d for d, _, s2, _, _ in better if s2 > 1})
     narrower = sorted({d for d, _, s2, _, _ in better if s2 < 1})
     return Measurement(
-        f"K={rows[0]['n_codes']}: " + "; ".join(parts) + ". " + "; ".join(curve)
+        f"K={rows[0].codebook_size}: " + "; ".join(parts) + ". " + "; ".join(curve)
         + f". The matched codebook is significantly beaten by a wider one at d in {wider} and by "
         f"a narrower one at d in {narrower}." + too_few(t.n for *_, t, _ in tests),
         verdict,
@@ -158,22 +157,22 @@ def random_codebook_optimum(res) -> Measurement:
     study="density",
 )
 def high_dimension(res) -> Measurement:
-    by_d = {r["d"]: r for r in res.summary["random_codebook"]}
-    dims = [d for d in NEAR_OPTIMAL if d in by_d and by_d[d].get("targets")]
+    by_d = {r.d: r for r in res.summary.random_codebook}
+    dims = [d for d in NEAR_OPTIMAL if d in by_d and by_d[d].targets]
     if not dims:
         return Measurement(f"no random-codebook rows at d = {sorted(NEAR_OPTIMAL)}",
                            "inconclusive")
     parts, checks, gains = [], [], {}
     for d in dims:
         r = by_d[d]
-        best = min(r["targets"], key=lambda t: t["relative"])  # the larger gain (most negative)
-        lo, hi = (-best["relative_ci"][1], -best["relative_ci"][0])
-        gain = -best["relative"]
+        best = min(r.targets, key=lambda t: t.relative.value)  # the larger gain (most negative)
+        lo, hi = (-best.relative.high, -best.relative.low)
+        gain = -best.relative.value
         gains[d] = gain
-        th = r["gain_vs_matched_theory"]
-        parts.append(f"d={d}: exponent {optimal_density_exponent(d):.3f}; the {best['target']} "
-                     f"scale s2={best['scale2']:.2f} lowers E by {100 * gain:.2f}% "
-                     f"[{100 * lo:.2f}, {100 * hi:.2f}] at K={r['n_codes']}"
+        th = r.gain_vs_matched_theory
+        parts.append(f"d={d}: exponent {optimal_density_exponent(d):.3f}; the {best.target} "
+                     f"scale s2={best.scale2:.2f} lowers E by {100 * gain:.2f}% "
+                     f"[{100 * lo:.2f}, {100 * hi:.2f}] at K={r.codebook_size}"
                      + (f"; {100 * th:.2f}% in the high-resolution limit" if th else ""))
         confirm_below, refute_above = NEAR_OPTIMAL[d]
         checks.append(decide(confirmed=hi < confirm_below, refuted=lo > refute_above))

@@ -1,4 +1,4 @@
-"""Presets of the ``density`` study, and the theory its cells and claims share."""
+"""Scales of the ``density`` study, and the theory its cells and claims share."""
 
 from __future__ import annotations
 
@@ -23,31 +23,31 @@ class DensityConfig:
     """Sizes of the three parts (see the module docstring)."""
 
     lloyd_sources: tuple[str, ...] = ("gaussian", "laplace", "student_t", "bimodal")
-    lloyd_levels: tuple[int, ...] = (16, 64, 256)
+    lloyd_codebook_sizes: tuple[int, ...] = (16, 64, 256)
     kmeans_sources: tuple[str, ...] = ("gaussian", "laplace")
     kmeans_dims: tuple[int, ...] = (2, 3, 4)
-    kmeans_codes: tuple[int, ...] = (64, 256)
+    kmeans_codebook_sizes: tuple[int, ...] = (64, 256)
     kmeans_samples_per_code: int = 100
     kmeans_replicates: int = 5
     kmeans_max_iter: int = 100
     knn_k: int = 10
     knn_trim: float = 0.1
     random_dims: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-    random_codes: int = 1024
+    random_codebook_size: int = 1024
     random_features: int = 20_000
     random_scale2: tuple[float, ...] = tuple(float(x) for x in np.geomspace(0.05, 5.0, 41))
     random_replicates: int = 6
 
 
-PRESETS = {
+SCALES = {
     "quick": DensityConfig(),
-    "default": DensityConfig(lloyd_levels=(16, 64, 256, 1024), kmeans_dims=(2, 3, 4, 6, 8),
-                             kmeans_codes=(256, 1024), kmeans_replicates=5,
+    "default": DensityConfig(lloyd_codebook_sizes=(16, 64, 256, 1024), kmeans_dims=(2, 3, 4, 6, 8),
+                             kmeans_codebook_sizes=(256, 1024), kmeans_replicates=5,
                              kmeans_samples_per_code=200,
-                             random_codes=4096, random_features=100_000, random_replicates=6),
-    "full": DensityConfig(lloyd_levels=(16, 64, 256, 1024), kmeans_dims=(2, 3, 4, 6, 8),
-                          kmeans_codes=(256, 1024, 4096), kmeans_samples_per_code=250,
-                          kmeans_replicates=5, kmeans_max_iter=150, random_codes=16384,
+                             random_codebook_size=4096, random_features=100_000, random_replicates=6),
+    "full": DensityConfig(lloyd_codebook_sizes=(16, 64, 256, 1024), kmeans_dims=(2, 3, 4, 6, 8),
+                          kmeans_codebook_sizes=(256, 1024, 4096), kmeans_samples_per_code=250,
+                          kmeans_replicates=5, kmeans_max_iter=150, random_codebook_size=16384,
                           random_features=200_000, random_replicates=8),
 }
 
@@ -62,7 +62,7 @@ def expected_max_normal(n: int) -> float:
     return float(integrate.quad(integrand, -10, 12, limit=200)[0])
 
 
-def lowrate_best_scale2(d: int, n_codes: int) -> float:
+def lowrate_best_scale2(d: int, codebook_size: int) -> float:
     r"""Best variance of a random Gaussian codebook in the LOW-resolution regime (few codes per
     dimension), the opposite limit to high-resolution theory.
 
@@ -72,7 +72,7 @@ def lowrate_best_scale2(d: int, n_codes: int) -> float:
     :math:`\|z\| \approx \sqrt d`, so :math:`E(s)/d \approx 1 + s^2 - 2 s\, m_K/\sqrt d` with
     :math:`m_K = E\max_{k\le K} N(0,1)`, minimised at :math:`s^2 = m_K^2 / d`: a codebook
     *narrower* than the features once :math:`d > m_K^2` (about 10.6 for K = 1024)."""
-    return expected_max_normal(n_codes) ** 2 / d
+    return expected_max_normal(codebook_size) ** 2 / d
 
 
 def candidates(d: int) -> dict[str, float]:

@@ -3,18 +3,10 @@ Monge map, exact OT between samples, the trace-term symmetry, Gelbrich's bound, 
 atomic-setting shortcut (see :mod:`.cells`)."""
 
 from ...core.registry import Study
-from .cells import list_cells
-from .claims import CLAIMS
-from .config import PRESETS, Lemma3Config
-from .summary import summarize
+from . import cells, claims, config, summary
 
-STUDY = Study(
-    name="lemma3",
-    description="closed-form Gaussian W2 (Lemma 3) vs exact OT, trace symmetry, Gelbrich bound",
-    presets=PRESETS,
-    cells=list_cells,
-    summarize=summarize,
-    version=3,
-)
-
-__all__ = ["CLAIMS", "PRESETS", "STUDY", "Lemma3Config"]
+STUDY = Study(name="lemma3",
+              description="closed-form Gaussian W2 (Lemma 3) vs exact OT, trace symmetry, Gelbrich "
+                          "bound",
+              scales=config.SCALES, cells=cells.list_cells, summary=summary.Lemma3Summary,
+              claims=claims.CLAIMS, version=3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ...core.registry import Measurement, claim
 from ...core.stats import fmt, welch_t
 from ...core.verdicts import ALPHA, ALPHA_DISAGREE, agrees, combine, decide, within
@@ -26,22 +28,17 @@ REPO_WRONG = 1e-3  # ... and as wrong above this
 )
 def closed_form_equals_ot(res) -> Measurement:
     s = res.summary
-    zs = {d: v["z"] for d, v in s["monge"].items()}
-    p_monge = [v["p"] for v in s["monge"].values()]
-    p_ot = [v["p"] for v in s["sample_ot"].values()]
-    rel = {d: v["rel_error"] for d, v in s["monge"].items()}
-    gain = max(v["emd_gain_over_map"] for v in s["monge"].values())
-    cov_err = max(v["max_cov_rel_error"] for v in s["monge"].values())
-    max_z = max(abs(z) for z in zs.values())
-    ot_rows = s["sample_ot"]
-    sizes = sorted(ot_rows)
-    slope_fit = s.get("sample_ot_excess_slope", {"slope": float("nan"), "stderr": float("nan")})
-    slope, slope_se = slope_fit["slope"], slope_fit["stderr"]
-    max_z_ot = max(abs(v["z"]) for v in ot_rows.values())
-    first, last = ot_rows[sizes[0]], ot_rows[sizes[-1]]
-    drop_z, _, drop_p = welch_t(first["rel_excess_over_sample_moments"], first["rel_excess_stderr"],
-                                first["rel_excess_n"], last["rel_excess_over_sample_moments"],
-                                last["rel_excess_stderr"], last["rel_excess_n"])
+    p_monge = [m.cost.p for m in s.monge]
+    p_ot = [o.ot.p for o in s.sample_ot]
+    gain = max(m.emd_gain_over_map for m in s.monge)
+    cov_err = max(m.max_cov_rel_error for m in s.monge)
+    max_z = max(abs(m.cost.t) for m in s.monge)
+    fit = s.sample_ot_excess_slope
+    slope, slope_se = (fit.value, fit.se) if fit is not None else (math.nan, math.nan)
+    max_z_ot = max(abs(o.ot.t) for o in s.sample_ot)
+    by_n = sorted(s.sample_ot, key=lambda o: o.n)
+    first, last = by_n[0].excess, by_n[-1].excess
+    drop_z, _, drop_p = welch_t(first.value, first.se, first.n, last.value, last.se, last.n)
     parts = [
         agrees(p_monge),
         within(gain, confirm_below=MAP_GAIN_ROUNDOFF, refute_above=NOT_ROUNDOFF),
@@ -51,13 +48,13 @@ def closed_form_equals_ot(res) -> Measurement:
     ]
     measured = (
         "Monge-map MC cost / closed form - 1: "
-        + ", ".join(f"d={d}: {fmt(rel[d])} (t={zs[d]:+.2f})" for d in sorted(rel))
+        + ", ".join(f"d={m.d}: {fmt(m.rel_error)} (t={m.cost.t:+.2f})"
+                    for m in sorted(s.monge, key=lambda m: m.d))
         + f"; exact OT gain over the map coupling <= {fmt(gain)}; pushed covariance rel. error "
         f"<= {fmt(cov_err)}; independent-sample exact OT (d={res.config.ot_dim}) vs closed form: "
         f"max |t| = {max_z_ot:.2f} (smallest p {min(p_ot):.2g}), its excess over the samples' own "
         f"Gaussian closed form "
-        f"{fmt(ot_rows[sizes[0]]['rel_excess_over_sample_moments'])} (n={sizes[0]}) -> "
-        f"{fmt(ot_rows[sizes[-1]]['rel_excess_over_sample_moments'])} (n={sizes[-1]}) of W2^2, "
+        f"{fmt(first.value)} (n={by_n[0].n}) -> {fmt(last.value)} (n={by_n[-1].n}) of W2^2, "
         f"(drop t={drop_z:.1f}, p={drop_p:.2g}), log-log slope {slope:.2f} ± {slope_se:.2f}; "
         f"Monge smallest p {min(p_monge):.2g}"
     )
@@ -75,14 +72,14 @@ def closed_form_equals_ot(res) -> Measurement:
     study="lemma3",
 )
 def trace_symmetry(res) -> Measurement:
-    sym = res.summary["symmetry"]
-    worst = max(v["max_rel_diff"] for v in sym.values())
-    ours = max(v["max_ours_asymmetry"] for v in sym.values())
-    vs = max(v["max_ours_vs_scipy"] for v in sym.values())
+    sym = res.summary.symmetry
+    worst = max(v.max_rel_diff for v in sym)
+    ours = max(v.max_ours_asymmetry for v in sym)
+    vs = max(v.max_ours_vs_scipy for v in sym)
     verdict = within(worst, confirm_below=ROUNDOFF, refute_above=NOT_ROUNDOFF)
     return Measurement(
         f"max relative difference of the two orders (scipy sqrtm) {fmt(worst)} over d="
-        f"{sorted(sym)}; vqmatch.gaussian_w2 asymmetry {fmt(ours)}, vs scipy {fmt(vs)}",
+        f"{sorted(v.d for v in sym)}; vqmatch.gaussian_w2 asymmetry {fmt(ours)}, vs scipy {fmt(vs)}",
         verdict, {"max_rel_diff": worst, "ours_asymmetry": ours, "ours_vs_scipy": vs})
 
 
@@ -96,10 +93,10 @@ def trace_symmetry(res) -> Measurement:
     study="lemma3",
 )
 def gelbrich_bound(res) -> Measurement:
-    g = res.summary["gelbrich"]
-    slack = min(v["min_rel_slack"] for v in g.values())
+    g = res.summary.gelbrich
+    slack = min(v.min_rel_slack for v in g)
     verdict = within(-slack, confirm_below=ROUNDOFF, refute_above=NOT_ROUNDOFF)
-    ratios = ", ".join(f"{k}: {v['mean_w_gauss_over_w_exact']:.3f}" for k, v in g.items())
+    ratios = ", ".join(f"{v.label}: {v.mean_w_gauss_over_w_exact:.3f}" for v in g)
     return Measurement(
         f"min (OT - closed form)/OT = {fmt(slack)} over {len(g)} pair/dimension cells; "
         f"mean W_gauss/W_exact: {ratios}", verdict, {"min_rel_slack": slack})
@@ -115,10 +112,10 @@ def gelbrich_bound(res) -> Measurement:
     study="lemma3",
 )
 def repo_atomic_w_product_eigh(res) -> Measurement:
-    r = res.summary["repo_product_eigh"]
-    comm = max(v["max_rel_error"] for v in r["commuting"].values())
-    non = max(v["max_rel_error"] for v in r["non_commuting"].values())
-    med = {d: v["median_rel_error"] for d, v in r["non_commuting"].items()}
+    r = res.summary.repo_product_eigh
+    comm = max(v.max_rel_error for v in r if v.pair == "commuting")
+    non = max(v.max_rel_error for v in r if v.pair == "non_commuting")
+    med = {v.d: v.median_rel_error for v in r if v.pair == "non_commuting"}
     verdict = combine([within(comm, confirm_below=ROUNDOFF, refute_above=NOT_ROUNDOFF),
                        within(non, confirm_below=REPO_EXACT, refute_above=REPO_WRONG)])
     return Measurement(

@@ -1,4 +1,4 @@
-"""Presets of the ``lemma3`` study."""
+"""Scales of the ``lemma3`` study."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Lemma3Config:
     gelbrich_replicates: int = 8
 
 
-PRESETS = {
+SCALES = {
     "quick": Lemma3Config(),
     "default": Lemma3Config(monge_samples=100_000, monge_replicates=20, coupling_samples=600,
                             ot_sizes=(100, 200, 400, 800, 1600), ot_replicates=10,

@@ -3,20 +3,11 @@ Theorem 1 (supports), the Figure 3 disks, the Appendix F sweeps, the Appendix G 
 expected utilization of a random codebook, as parts (see :mod:`.cells`)."""
 
 from ...core.registry import Study
-from .cells import list_cells
-from .claims import CLAIMS
-from .config import PARTS, PRESETS, MatchingConfig
-from .summary import summarize
+from . import cells, claims, config, summary
 
-STUDY = Study(
-    name="matching",
-    description="Static codebooks from P_B against features from P_A: Theorem 1 (supports), the "
-                "Fig. 3 disks, the App. F sweeps, the App. G table, expected utilization",
-    presets=PRESETS,
-    cells=list_cells,
-    summarize=summarize,
-    parts=PARTS,
-    version=2,
-)
-
-__all__ = ["CLAIMS", "PARTS", "PRESETS", "STUDY", "MatchingConfig"]
+STUDY = Study(name="matching",
+              description="Static codebooks from P_B against features from P_A: Theorem 1 "
+                          "(supports), the Fig. 3 disks, the App. F sweeps, the App. G table, "
+                          "expected utilization",
+              scales=config.SCALES, cells=cells.list_cells, summary=summary.MatchingSummary,
+              claims=claims.CLAIMS, version=3, parts=config.PARTS)

@@ -4,6 +4,7 @@ parts it needs; a missing part gives an inconclusive verdict that says the part 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ...core.registry import Measurement, claim
 from ...core.stats import fmt, holm, t_pvalue, t_quantile
@@ -14,7 +15,7 @@ MIN_DECAY = 0.25  # the sup-distance must fall faster than K^-MIN_DECAY to count
 
 
 def _missing(res, part: str) -> Measurement | None:
-    if part in res.summary.get("parts_present", ()):
+    if part in res.summary.parts_present:
         return None
     return Measurement(f"not run: the '{part}' part is not in this result "
                        f"(run `vqmatch matching --part {part}`)",
@@ -24,21 +25,22 @@ def _missing(res, part: str) -> Measurement | None:
 # ---------------------------------------------------------------------------------------------
 # Theorem 1
 
-def theorem1_case_status(case: dict, u_full: float = FULL_U, min_decay: float = MIN_DECAY) -> dict:
+def theorem1_case_status(case, u_full: float = FULL_U, min_decay: float = MIN_DECAY) -> dict:
     """Whether a case attains full utilization (U as N -> inf at the largest K, t interval above
     ``u_full``) and vanishing worst-case error (the sup-distance decays in K faster than
     K^-min_decay: the slope's one-sided level-(1 - ALPHA) t bound, df = rows - 2, and does not
     stay above a positive floor), clearly attains it, clearly fails it, or neither."""
-    last = case["per_k"][-1]
-    u = last["utilization_limit"]
-    slope = case["slopes"].get("sup", {"slope": math.nan, "stderr": math.nan, "df": 1})
-    full = u["low"] >= u_full if u["stderr"] > 0 else u["mean"] >= u_full
-    not_full = u["high"] < u_full if u["stderr"] > 0 else u["mean"] < u_full
-    floor = case["sup_floor"]
-    stuck = floor > 0 and all(p["sup_low"]["mean"] >= floor * (1 - 1e-9) for p in case["per_k"])
-    q = t_quantile(max(slope.get("df", 1), 1), 1 - 2 * ALPHA)
-    vanishing = slope["slope"] + q * slope["stderr"] < -min_decay and not stuck
-    not_vanishing = stuck or slope["slope"] - q * slope["stderr"] > -min_decay
+    last = case.per_k[-1]
+    u = last.utilization_limit
+    slope = case.sup_slope
+    value, se, df = (slope.value, slope.se, slope.df) if slope else (math.nan, math.nan, 1)
+    full = u.low >= u_full if u.se > 0 else u.value >= u_full
+    not_full = u.high < u_full if u.se > 0 else u.value < u_full
+    floor = case.sup_floor
+    stuck = floor > 0 and all(p.sup_low.value >= floor * (1 - 1e-9) for p in case.per_k)
+    q = t_quantile(max(df, 1), 1 - 2 * ALPHA)
+    vanishing = value + q * se < -min_decay and not stuck
+    not_vanishing = stuck or value - q * se > -min_decay
     return {"full": full, "not_full": not_full, "vanishing": vanishing,
             "not_vanishing": not_vanishing, "both": full and vanishing,
             "fails": not_full or not_vanishing}
@@ -58,25 +60,26 @@ def theorem1_case_status(case: dict, u_full: float = FULL_U, min_decay: float = 
 def theorem1(res) -> Measurement:
     if (m := _missing(res, "theorem1")) is not None:
         return m
-    cases = res.summary["theorem1"]
     verdicts, parts, details = [], [], {}
-    for name, case in cases.items():
+    for case in res.summary.theorem1.cases:
+        name = case.case
         st = theorem1_case_status(case)
-        predicted_both = case["support_match"]
+        predicted_both = case.support_match
         verdicts.append(decide(confirmed=st["both"] if predicted_both else st["fails"],
                                refuted=st["fails"] if predicted_both else st["both"]))
-        last = case["per_k"][-1]
-        sl = case["slopes"].get("sup", {"slope": math.nan, "stderr": math.nan})
-        es = case["slopes"].get("error_mse", {"slope": math.nan, "stderr": math.nan})
+        last = case.per_k[-1]
+        sl, sl_se = (case.sup_slope.value, case.sup_slope.se) if case.sup_slope \
+            else (math.nan, math.nan)
+        es = case.error_slope.value if case.error_slope else math.nan
         parts.append(
-            f"{name}: K={last['n_codes']} U(N->inf)={fmt(last['utilization_limit']['mean'])} "
-            f"(P[U=1]={last['p_u_limit_is_one']:.2f}, predicted {case['predicted_u_limit']:.3f}; "
-            f"at N={last['n_features']}: U={fmt(last['utilization']['mean'])}, "
-            f"P[U=1]={last['p_u_is_one']:.2f}), "
-            f"sup-dist in [{fmt(last['sup_low']['mean'])}, {fmt(last['sup_high']['mean'])}] "
-            f"(floor {case['sup_floor']:g}), log-log slope in K {sl['slope']:.2f} ± "
-            f"{sl['stderr']:.2f} (E: {es['slope']:.2f})")
-        details[name] = {**st, "sup_slope": sl["slope"], "error_slope": es["slope"]}
+            f"{name}: K={last.codebook_size} U(N->inf)={fmt(last.utilization_limit.value)} "
+            f"(P[U=1]={last.p_u_limit_is_one:.2f}, predicted {case.predicted_u_limit:.3f}; "
+            f"at N={last.n_features}: U={fmt(last.utilization.value)}, "
+            f"P[U=1]={last.p_u_is_one:.2f}), "
+            f"sup-dist in [{fmt(last.sup_low.value)}, {fmt(last.sup_high.value)}] "
+            f"(floor {case.sup_floor:g}), log-log slope in K {sl:.2f} ± "
+            f"{sl_se:.2f} (E: {es:.2f})")
+        details[name] = {**st, "sup_slope": sl, "error_slope": es}
     note = (". Theorem 1 constrains supports only: the centre-concentrated density on the same "
             "disk satisfies it too, so it does not single out P_B = P_A; at finite N = cK its "
             "utilization is nevertheless below the matched one (density matters at finite N)")
@@ -100,19 +103,19 @@ def theorem1(res) -> Measurement:
 def fig3(res) -> Measurement:
     if (m := _missing(res, "fig3")) is not None:
         return m
-    confs = {k: v for k, v in res.summary["fig3"]["configs"].items() if v["paper"]}
+    confs = [v for v in res.summary.fig3.panels if v.paper]
     crit = ("error_rms", "utilization", "perplexity")
-    worst = {c: max(abs(v["z_paper_single_draw"][c]) for v in confs.values()) for c in crit}
-    p_min = min(v["p_paper_single_draw"][c] for v in confs.values() for c in crit)
+    worst = {c: max(abs(v.z_paper_single_draw[c]) for v in confs) for c in crit}
+    p_min = min(v.p_paper_single_draw[c] for v in confs for c in crit)
     m = len(confs) * len(crit)
-    parts = [f"({k}) ours E_rms {fmt(v['error_rms']['mean'])} / E_mse {fmt(v['error_mse']['mean'])}"
-             f", U {fmt(v['utilization']['mean'])}, C {fmt(v['perplexity']['mean'])} vs paper "
-             f"{v['paper']['error_rms']}, {v['paper']['utilization']}, {v['paper']['perplexity']}"
-             for k, v in sorted(confs.items())]
+    parts = [f"({v.label}) ours E_rms {fmt(v.error_rms.value)} / E_mse {fmt(v.error_mse.value)}"
+             f", U {fmt(v.utilization.value)}, C {fmt(v.perplexity.value)} vs paper "
+             f"{v.paper['error_rms']}, {v.paper['utilization']}, {v.paper['perplexity']}"
+             for v in sorted(confs, key=lambda v: v.label)]
     return Measurement(
         "; ".join(parts) + f". Largest |z| (single-draw sd): E {worst['error_rms']:.1f}, "
         f"U {worst['utilization']:.1f}, C {worst['perplexity']:.1f}; smallest p {p_min:.2g} over "
-        f"{m} values", agrees(v["p_paper_single_draw"][c] for v in confs.values() for c in crit),
+        f"{m} values", agrees(v.p_paper_single_draw[c] for v in confs for c in crit),
         {**worst, "min_p": p_min})
 
 
@@ -129,11 +132,11 @@ def fig3(res) -> Measurement:
 def fig3_error_is_rms(res) -> Measurement:
     if (m := _missing(res, "fig3")) is not None:
         return m
-    confs = {k: v for k, v in res.summary["fig3"]["configs"].items() if v["paper"]}
-    z_rms = [abs(v["z_paper_single_draw"]["error_rms"]) for v in confs.values()]
-    z_mse = [abs(v["z_paper_single_draw"]["error_mse"]) for v in confs.values()]
-    p_rms = min(v["p_paper_single_draw"]["error_rms"] for v in confs.values())
-    p_mse = min(v["p_paper_single_draw"]["error_mse"] for v in confs.values())
+    confs = [v for v in res.summary.fig3.panels if v.paper]
+    z_rms = [abs(v.z_paper_single_draw["error_rms"]) for v in confs]
+    z_mse = [abs(v.z_paper_single_draw["error_mse"]) for v in confs]
+    p_rms = min(v.p_paper_single_draw["error_rms"] for v in confs)
+    p_mse = min(v.p_paper_single_draw["error_mse"] for v in confs)
     m = len(confs)
     # the claim under test is "printed E = mean squared distance": refuted if that reading fails
     # where the RMS reading fits
@@ -160,16 +163,16 @@ def fig3_error_is_rms(res) -> Measurement:
 def fig3_optimal(res) -> Measurement:
     if (m := _missing(res, "fig3")) is not None:
         return m
-    tests = [(label, c, diffs[c]) for label, diffs in
-             res.summary["fig3"]["paired_vs_matched"].items()
+    paired = res.summary.fig3.paired_vs_matched
+    tests = [(diffs.label, c, getattr(diffs, c)) for diffs in paired
              for c in ("error_mse", "utilization", "perplexity")]
-    rejected = holm([d["p"] for _, _, d in tests])
-    beaten = [f"{label} beats matched on {c} by {fmt(BETTER[c] * d['mean'])} (t({d['n'] - 1}) = "
-              f"{d['z']:.1f}, p = {d['p']:.2g})"
+    rejected = holm([d.p for _, _, d in tests])
+    beaten = [f"{label} beats matched on {c} by {fmt(BETTER[c] * d.value)} (t({d.n - 1}) = "
+              f"{d.t:.1f}, p = {d.p:.2g})"
               for (label, c, d), r in zip(tests, rejected, strict=True)
-              if r and BETTER[c] * d["mean"] > 0]
-    n = len(res.summary["fig3"]["paired_vs_matched"])
-    reps = min(d["n"] for _, _, d in tests)
+              if r and BETTER[c] * d.value > 0]
+    n = len(paired)
+    reps = min(d.n for _, _, d in tests)
     text = ("; ".join(beaten) if beaten else
             f"the matched disk is best or tied on E, U and C against all {n} other configurations "
             f"({len(tests)} paired tests, {reps} replicates)")
@@ -183,69 +186,87 @@ def fig3_optimal(res) -> Measurement:
 # ---------------------------------------------------------------------------------------------
 # Appendix F
 
-def appf_tests(summary: dict, criterion: str, grid_only: bool = True) -> list[dict]:
+@dataclass(frozen=True)
+class AppFTest:
+    """One paired comparison of a mismatched codebook with the matched one on a criterion, signed
+    so that ``advantage`` > 0 (and ``t`` > 0, ``relative`` > 0) means the mismatched one is better."""
+
+    family: str
+    kind: str
+    codebook_size: int
+    d: int
+    n_features: int
+    value: float
+    paper_grid: bool
+    advantage: float
+    p: float
+    t: float
+    n: int
+    relative: float
+    relative_ci: tuple[float, float]
+
+
+def appf_tests(summary, criterion: str, grid_only: bool = True) -> list[AppFTest]:
     """Every paired comparison of a mismatched codebook with the matched one on ``criterion``
     (on the paper's grid only, or everywhere): its t test and its advantage (> 0: beats matched)."""
-    out = []
-    for p in summary["points"]:
-        for v in p["values"]:
-            if v["matched"] or (grid_only and not v["paper_grid"]):
+    out, sign = [], BETTER[criterion]
+    for p in summary.points:
+        for v in p.values:
+            if v.matched or (grid_only and not v.paper_grid):
                 continue
-            diff = v[f"diff_{criterion}"]
-            out.append({"family": p["family"], "kind": p["kind"], "n_codes": p["n_codes"],
-                        "d": p["d"], "n_features": p["n_features"], "value": v["value"],
-                        "paper_grid": v["paper_grid"],
-                        "advantage": BETTER[criterion] * diff["mean"], "p": diff["p"],
-                        "t": diff["advantage_z"], "n": diff["n"],
-                        "relative": BETTER[criterion] * diff["relative"],
-                        "relative_ci": sorted(BETTER[criterion] * x for x in diff["relative_ci"])})
+            diff = v.diff(criterion)
+            lo, hi = sorted(sign * x for x in diff.relative.ci)
+            out.append(AppFTest(p.family, p.kind, p.codebook_size, p.d, p.n_features, v.value,
+                                v.paper_grid, sign * diff.test.value, diff.test.p,
+                                diff.advantage_t, diff.test.n, sign * diff.relative.value,
+                                (lo, hi)))
     return out
 
 
-def appf_violations(tests: list[dict]) -> list[dict]:
+def appf_violations(tests: list[AppFTest]) -> list[AppFTest]:
     """Of a family of :func:`appf_tests`, the comparisons where a mismatched codebook significantly
     beats the matched one: Holm's procedure over the family (family-wise level ALPHA), effect in
     the matched codebook's favour excluded."""
-    rejected = holm([t["p"] for t in tests])
-    return [t for t, r in zip(tests, rejected, strict=True) if r and t["advantage"] > 0]
+    rejected = holm([t.p for t in tests])
+    return [t for t, r in zip(tests, rejected, strict=True) if r and t.advantage > 0]
 
 
-def _describe(vs: list[dict]) -> str:
-    return "; ".join(f"{v['family']} {v['kind']}={v['value']:g} at K={v['n_codes']}, d={v['d']}, "
-                     f"N={v['n_features']} (better by {100 * v['relative']:.2g} % "
-                     f"[{100 * v['relative_ci'][0]:.2g}, {100 * v['relative_ci'][1]:.2g}], "
-                     f"t({v['n'] - 1}) = {v['t']:.1f})"
+def _describe(vs: list[AppFTest]) -> str:
+    return "; ".join(f"{v.family} {v.kind}={v.value:g} at K={v.codebook_size}, d={v.d}, "
+                     f"N={v.n_features} (better by {100 * v.relative:.2g} % "
+                     f"[{100 * v.relative_ci[0]:.2g}, {100 * v.relative_ci[1]:.2g}], "
+                     f"t({v.n - 1}) = {v.t:.1f})"
                      for v in vs[:8]) + (f"; ... {len(vs) - 8} more" if len(vs) > 8 else "")
 
 
-def _headline(s: dict, grid_tests: list[dict]) -> str:
+def _headline(s, grid_tests: list[AppFTest]) -> str:
     """The paper's-grid comparison theory singles out: s = 2 against s = 1 on Gaussian features
     at the smallest d of the sweep (K at its default), with its interval."""
-    tests = [t for t in grid_tests if t["family"] == "gaussian"
-             and t["kind"] == "scale" and t["value"] == 2.0
-             and t["n_codes"] == s["defaults"]["n_codes"]
-             and t["n_features"] == s["defaults"]["n_features"]]
+    tests = [t for t in grid_tests if t.family == "gaussian"
+             and t.kind == "scale" and t.value == 2.0
+             and t.codebook_size == s.default_codebook_size
+             and t.n_features == s.default_n_features]
     if not tests:
         return ""
-    t = min(tests, key=lambda t: t["d"])
-    return (f"Gaussian s = 2 vs s = 1 at d = {t['d']}, K = {t['n_codes']}, N = {t['n_features']}: "
-            f"{'lower' if t['relative'] > 0 else 'higher'} by {100 * abs(t['relative']):.2f} % "
-            f"[95% CI {100 * t['relative_ci'][0]:+.2f}, {100 * t['relative_ci'][1]:+.2f}] of E "
-            f"(positive: s = 2 better; t({t['n'] - 1}) = {t['t']:.2f}, p = {t['p']:.2g}). ")
+    t = min(tests, key=lambda t: t.d)
+    return (f"Gaussian s = 2 vs s = 1 at d = {t.d}, K = {t.codebook_size}, N = {t.n_features}: "
+            f"{'lower' if t.relative > 0 else 'higher'} by {100 * abs(t.relative):.2f} % "
+            f"[95% CI {100 * t.relative_ci[0]:+.2f}, {100 * t.relative_ci[1]:+.2f}] of E "
+            f"(positive: s = 2 better; t({t.n - 1}) = {t.t:.2f}, p = {t.p:.2g}). ")
 
 
 def _appf_claim(res, criterion: str, word: str) -> Measurement:
     if (m := _missing(res, "appf")) is not None:
         return m
-    s = res.summary["appf"]
+    s = res.summary.appf
     grid_tests = appf_tests(s, criterion)
     grid = appf_violations(grid_tests)
     off = [v for v in appf_violations(appf_tests(s, criterion, grid_only=False))
-           if not v["paper_grid"]]
-    n_tests, reps = len(grid_tests), min((t["n"] for t in grid_tests), default=0)
-    n_points = len(s["points"])
-    best_not_matched = sum(1 for p in s["points"]
-                           if p["best"][criterion] != (0.0 if p["kind"] == "shift" else 1.0))
+           if not v.paper_grid]
+    n_tests, reps = len(grid_tests), min((t.n for t in grid_tests), default=0)
+    n_points = len(s.points)
+    best_not_matched = sum(1 for p in s.points
+                           if p.best[criterion] != (0.0 if p.kind == "shift" else 1.0))
     text = ((_headline(s, grid_tests) if criterion == "error_mse" else "")
             + f"{n_points} (family, sweep kind, K, d, N) points, {reps} paired replicates each: "
             f"on the paper's grid the matched codebook is significantly beaten on {word} at "
@@ -308,20 +329,21 @@ def appg(res) -> Measurement:
     if (m := _missing(res, "appg")) is not None:
         return m
     verdicts, parts = [], []
-    for family, s in res.summary["appg"].items():
-        z = (s["slope"] - 2.0) / max(s["slope_stderr"], 1e-12)
-        p_slope = t_pvalue(z, s["slope_df"])
-        ok_slope = p_slope >= ALPHA or abs(s["slope"] - 2.0) <= 1e-4
-        p_min = min(s["anova_p"].values())
+    for s in res.summary.appg.families:
+        slope = s.slope
+        z = (slope.value - 2.0) / max(slope.se, 1e-12)
+        p_slope = t_pvalue(z, slope.df)
+        ok_slope = p_slope >= ALPHA or abs(slope.value - 2.0) <= 1e-4
+        p_min = min(s.anova_p.values())
         verdicts.append(decide(confirmed=ok_slope and p_min >= ALPHA,
-                               refuted=(abs(s["slope"] - 2.0) > 1e-3 and p_slope < ALPHA_DISAGREE)
+                               refuted=(abs(slope.value - 2.0) > 1e-3 and p_slope < ALPHA_DISAGREE)
                                or p_min < ALPHA_DISAGREE))
-        parts.append(f"{family}: slope {s['slope']:.5f} ± {1.96 * s['slope_stderr']:.5f} "
-                     f"(t({s['slope_df']}) = {z:+.1f} from 2); E/s^2 = "
-                     f"{fmt(s['pooled']['error_over_scale2']['mean'])}; "
-                     f"U = {fmt(s['pooled']['utilization']['mean'])}, C = "
-                     f"{fmt(s['pooled']['perplexity']['mean'])} pooled, ANOVA p(U) = "
-                     f"{s['anova_p']['utilization']:.2g}, p(C) = {s['anova_p']['perplexity']:.2g}")
+        parts.append(f"{s.family}: slope {slope.value:.5f} ± {1.96 * slope.se:.5f} "
+                     f"(t({slope.df}) = {z:+.1f} from 2); E/s^2 = "
+                     f"{fmt(s.pooled.error_over_scale2.value)}; "
+                     f"U = {fmt(s.pooled.utilization.value)}, C = "
+                     f"{fmt(s.pooled.perplexity.value)} pooled, ANOVA p(U) = "
+                     f"{s.anova_p['utilization']:.2g}, p(C) = {s.anova_p['perplexity']:.2g}")
     return Measurement("; ".join(parts), combine(verdicts))
 
 
@@ -337,21 +359,19 @@ def appg(res) -> Measurement:
 def appg_table(res) -> Measurement:
     if (m := _missing(res, "appg")) is not None:
         return m
-    comps = {f: s["paper_comparison"] for f, s in res.summary["appg"].items()}
-    if not any(comps.values()):
-        any_s = next(iter(res.summary["appg"].values()))
-        return Measurement(f"not at the paper's size (ran K={any_s['n_codes']}, "
-                           f"N={any_s['n_features']}; the table needs K=8192, N=100000: "
-                           "default or full preset)", decide(confirmed=False, refuted=False))
+    families = res.summary.appg.families
+    if not any(f.paper_comparison for f in families):
+        any_s = families[0]
+        return Measurement(f"not at the paper's size (ran K={any_s.codebook_size}, "
+                           f"N={any_s.n_features}; the table needs K=8192, N=100000: "
+                           "default or full scale)", decide(confirmed=False, refuted=False))
     ps, zs, parts = [], [], []
-    for family, comp in comps.items():
-        if not comp:
-            continue
-        for name, c in comp.items():
-            ps.append(c["p"])
-            zs.append(abs(c["z"]))
-            parts.append(f"{family} {name}: ours {fmt(c['ours'])} vs paper {fmt(c['paper_mean'])} "
-                         f"(t({c['df']:.0f}) = {c['z']:+.1f}, p = {c['p']:.2g})")
+    for f in families:
+        for c in f.paper_comparison or ():
+            ps.append(c.p)
+            zs.append(abs(c.t))
+            parts.append(f"{f.family} {c.criterion}: ours {fmt(c.ours)} vs paper "
+                         f"{fmt(c.paper_mean)} (t({c.df:.0f}) = {c.t:+.1f}, p = {c.p:.2g})")
     return Measurement("; ".join(parts), agrees(ps),
                        {"max_abs_z": max(zs), "min_p": min(ps)})
 
@@ -373,17 +393,17 @@ def appg_table(res) -> Measurement:
 def expected_utilization(res) -> Measurement:
     if (m := _missing(res, "utilization")) is not None:
         return m
-    tests = res.summary["utilization"]["tests"]
-    zc = [abs(t["z_closed_form"]) for t in tests if "z_closed_form" in t]
-    zk = [abs(t["z_conditional"]) for t in tests]
-    ps = [t["p_closed_form"] for t in tests if "p_closed_form" in t] + [
-        t["p_conditional"] for t in tests]
-    examples = [t for t in tests if "closed_form" in t][-3:]
+    tests = res.summary.utilization.tests
+    zc = [abs(t.z_closed_form) for t in tests if t.closed_form is not None]
+    zk = [abs(t.z_conditional) for t in tests]
+    ps = [t.p_closed_form for t in tests if t.closed_form is not None] + [
+        t.p_conditional for t in tests]
+    examples = [t for t in tests if t.closed_form is not None][-3:]
     text = (f"{len(zc)} closed-form and {len(zk)} conditional comparisons; max |z| "
             f"{max(zc) if zc else math.nan:.2f} (closed form), {max(zk):.2f} (conditional). e.g. "
-            + ", ".join(f"K={t['n_codes']}, N={t['n_features']}: simulated "
-                        f"{fmt(t['utilization']['mean'])} ± {fmt(1.96 * t['utilization']['stderr'])}"
-                        f" vs closed form {fmt(t['closed_form'])}" for t in examples))
+            + ", ".join(f"K={t.codebook_size}, N={t.n_features}: simulated "
+                        f"{fmt(t.utilization.value)} ± {fmt(1.96 * t.utilization.se)}"
+                        f" vs closed form {fmt(t.closed_form)}" for t in examples))
     return Measurement(text + f"; smallest p {min(ps):.2g} over {len(ps)} comparisons",
                        agrees(ps),
                        {"max_z_closed_form": max(zc) if zc else None, "max_z_conditional": max(zk),

@@ -14,6 +14,7 @@ import numpy as np
 
 from vqmatch.theory import usage_criteria
 
+from ...core.checks import check_int
 from ...core.seeding import SeedLike, as_generator
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def usage_1d(codes: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.nd
     return order[pos], (x - s[pos]) ** 2
 
 
-def expected_utilization_matched_1d(n_codes: int, n_features: int) -> float:
+def expected_utilization_matched_1d(codebook_size: int, n_features: int) -> float:
     r"""Closed form of :math:`E[U]` for :math:`P_A = P_B` uniform on an interval in 1-D.
 
     Exact for the uniform law only. It is not distribution-free: the CDF map makes codes and
@@ -238,10 +239,7 @@ def expected_utilization_matched_1d(n_codes: int, n_features: int) -> float:
 
     For K = 2, N = 2 this is 17/24 (tests check it against exact rational enumeration).
     """
-    for name, v in (("n_codes", n_codes), ("n_features", n_features)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
-    k, n = int(n_codes), int(n_features)
+    k, n = check_int(codebook_size, "codebook_size"), check_int(n_features, "n_features")
     if k == 1:
         return 1.0
     from scipy import integrate, stats
@@ -306,4 +304,4 @@ APPG_PAPER = {
                 1e-2: (3.27e-5, 0.9990, 7387.9), 1e-1: (3.27e-3, 0.9992, 7397.5),
                 1.0: (0.327, 0.9989, 7391.6)},
 }
-APPG_PAPER_SIZE = {"n_codes": 8192, "n_features": 100_000, "d": 8}
+APPG_PAPER_SIZE = {"codebook_size": 8192, "n_features": 100_000, "d": 8}

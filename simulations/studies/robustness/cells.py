@@ -26,19 +26,20 @@ from ...engines.training import VARIANTS, TrainSettings, train_run
 from .config import RobustnessConfig
 
 
-def run_cell(label: str, source: str, shift: float, train: TrainSettings, seed,
-             replicate: int) -> list[dict]:
-    """One training run (stream shared by every variant of the (source, shift))."""
-    return train_run(VARIANTS[label], source, shift, train, child(seed, replicate),
-                     replicate=replicate)
+def run_cell(label: str, source: str, shift: float, separation: float, train: TrainSettings,
+             seed, replicate: int) -> list[dict]:
+    """One training run (stream shared by every variant of the feature law)."""
+    return train_run(VARIANTS[label], source, train, child(seed, replicate), shift=shift,
+                     separation=separation, replicate=replicate)
 
 
 def list_cells(cfg: RobustnessConfig) -> Iterator[Cell]:
-    runs = [("bimodal", z) for z in cfg.separations] + [("student_t", m)
-                                                        for m in cfg.student_t_shifts]
-    for source, shift in runs:
+    laws = [("bimodal", 0.0, z) for z in cfg.separations] + [("student_t", m, 0.0)
+                                                              for m in cfg.student_t_shifts]
+    for source, shift, separation in laws:
+        value = separation if source == "bimodal" else shift  # names the cell and its stream
         for label in cfg.quantizers:
-            yield Cell(f"{label}-{source}-{shift:g}", run_cell,
+            yield Cell(f"{label}-{source}-{value:g}", run_cell,
                        {"label": label, "source": source, "shift": float(shift),
-                        "train": cfg.train},
-                       replicates=cfg.replicates, stream=f"{source}-{shift:g}", block=1)
+                        "separation": float(separation), "train": cfg.train},
+                       replicates=cfg.replicates, stream=f"{source}-{value:g}", block=1)

@@ -13,16 +13,25 @@ HEAVY_GAIN = 0.02  # the least relative E gain of MMD / sliced on Student-t feat
 HEAVY_TIE = 0.01  # below this relative gain Wasserstein is as good
 
 
+def _law(source: str, value: float) -> dict:
+    """The feature law of a (source, value): the separation z of the bimodal law, the location of
+    the Student-t law."""
+    return {"source": source, **({"separation": value} if source == "bimodal" else
+                                 {"shift": value})}
+
+
+def _entry(res, quantizer: str, source: str, value: float):
+    return final_entry(res.summary.final, quantizer, **_law(source, value))
+
 
 def _bimodal_extremes(res) -> tuple[float, float] | None:
-    zs = sorted({e["mu"] for e in res.summary["final"] if e["source"] == "bimodal"})
+    zs = sorted({e.separation for e in res.summary.final if e.source == "bimodal"})
     return (zs[0], zs[-1]) if len(zs) >= 2 else None
 
 
-def _compare(final, a: str, b: str, source: str, mu: float, metric: str) -> TTest | None:
-    return paired_difference(final, metric, {"quantizer": a, "source": source, "mu": mu},
-                             {"quantizer": b, "source": source, "mu": mu})
-
+def _compare(final, a: str, b: str, source: str, value: float, metric: str) -> TTest | None:
+    return paired_difference(final, metric, {"quantizer": a, **_law(source, value)},
+                             {"quantizer": b, **_law(source, value)})
 
 
 
@@ -39,30 +48,30 @@ def _compare(final, a: str, b: str, source: str, mu: float, metric: str) -> TTes
 )
 def bimodal_moment_matching(res) -> Measurement:
     ends = _bimodal_extremes(res)
-    if ends is None or len(present(res.summary, ("wasserstein", "mmd"))) < 2:
+    if ends is None or len(present(res.summary.final, ("wasserstein", "mmd"))) < 2:
         return Measurement("needs wasserstein and mmd on at least two separations", "inconclusive")
     z0, z1 = ends
-    w0, w1 = (final_entry(res.summary, "wasserstein", "bimodal", z) for z in (z0, z1))
-    m1 = final_entry(res.summary, "mmd", "bimodal", z1)
+    w0, w1 = (_entry(res, "wasserstein", "bimodal", z) for z in (z0, z1))
+    m1 = _entry(res, "mmd", "bimodal", z1)
     final = final_rows(res.rows)
     de = _compare(final, "wasserstein", "mmd", "bimodal", z1, "error")
     du = _compare(final, "mmd", "wasserstein", "bimodal", z1, "utilization")
     dw = paired_difference(final, "utilization",
-                           {"quantizer": "wasserstein", "source": "bimodal", "mu": z0},
-                           {"quantizer": "wasserstein", "source": "bimodal", "mu": z1})
+                           {"quantizer": "wasserstein", **_law("bimodal", z0)},
+                           {"quantizer": "wasserstein", **_law("bimodal", z1)})
     if de is None or du is None or dw is None:
         return Measurement("fewer than two replicates", "inconclusive")
-    text = (f"Wasserstein: U {w0['utilization']:.3f} -> {w1['utilization']:.3f}, E "
-            f"{w0['error']:.4g} -> {w1['error']:.4g} from z={z0:g} to z={z1:g}; at z={z1:g} MMD "
-            f"E {m1['error']:.4g} U {m1['utilization']:.3f}; E(W) - E(MMD) = {de}; "
+    text = (f"Wasserstein: U {w0.utilization.value:.3f} -> {w1.utilization.value:.3f}, E "
+            f"{w0.error.value:.4g} -> {w1.error.value:.4g} from z={z0:g} to z={z1:g}; at z={z1:g} "
+            f"MMD E {m1.error.value:.4g} U {m1.utilization.value:.3f}; E(W) - E(MMD) = {de}; "
             f"U(MMD) - U(W) = {du}; Wasserstein's U drop = {dw}.")
     verdict = decide(confirmed=significant(de, +1) and significant(du, +1)
                      and significant(dw, +1),
                      refuted=significant(de, -1, comparisons=2)
                      or significant(du, -1, comparisons=2))
     return Measurement(text + too_few(t.n for t in (de, du, dw)), verdict,
-                       {"error": de.as_dict(), "utilization": du.as_dict(),
-                        "wasserstein_drop": dw.as_dict()})
+                       {"error": de.to_json(), "utilization": du.to_json(),
+                        "wasserstein_drop": dw.to_json()})
 
 
 @claim(
@@ -77,21 +86,21 @@ def bimodal_moment_matching(res) -> Measurement:
 )
 def nonparametric_fix(res) -> Measurement:
     ends = _bimodal_extremes(res)
-    losses = present(res.summary, NONPARAMETRIC)
-    if ends is None or not losses or not present(res.summary, ("wasserstein",)):
+    losses = present(res.summary.final, NONPARAMETRIC)
+    if ends is None or not losses or not present(res.summary.final, ("wasserstein",)):
         return Measurement("needs wasserstein and mmd or sliced on two separations",
                            "inconclusive")
     z1, final = ends[1], final_rows(res.rows)
     fixes, worse, parts, tests = [], [], [], []
     for n in losses:
-        e = final_entry(res.summary, n, "bimodal", z1)
+        e = _entry(res, n, "bimodal", z1)
         de = _compare(final, "wasserstein", n, "bimodal", z1, "error")
         if de is None:
             continue
         tests.append(de)
-        parts.append(f"{n}: U {e['utilization']:.3f}, E(Wasserstein) - E({n}) = {de} "
+        parts.append(f"{n}: U {e.utilization.value:.3f}, E(Wasserstein) - E({n}) = {de} "
                      f"(E {de.b:.4g} vs {de.a:.4g})")
-        if e["utilization"] >= FIX_U and significant(de, +1):
+        if e.utilization.value >= FIX_U and significant(de, +1):
             fixes.append(n)
         if significant(de, -1):
             worse.append(n)
@@ -115,31 +124,32 @@ def nonparametric_fix(res) -> Measurement:
     study="robustness",
 )
 def heavy_tails(res) -> Measurement:
-    shifts = sorted({e["mu"] for e in res.summary["final"] if e["source"] == "student_t"})
-    losses = present(res.summary, NONPARAMETRIC)
-    if not shifts or not losses or not present(res.summary, ("wasserstein",)):
+    shifts = sorted({e.shift for e in res.summary.final if e.source == "student_t"})
+    losses = present(res.summary.final, NONPARAMETRIC)
+    if not shifts or not losses or not present(res.summary.final, ("wasserstein",)):
         return Measurement("no Student-t runs of wasserstein and mmd / sliced", "inconclusive")
     verdicts, parts, details, tests, final = [], [], {}, [], final_rows(res.rows)
     for m in shifts:
-        w = final_entry(res.summary, "wasserstein", "student_t", m)
+        w = _entry(res, "wasserstein", "student_t", m)
         diffs = {n: _compare(final, "wasserstein", n, "student_t", m, "error") for n in losses}
         diffs = {n: d for n, d in diffs.items() if d is not None}
         if not diffs:
             continue
-        best = max(diffs, key=lambda n: diffs[n].estimate)
+        best = max(diffs, key=lambda n: diffs[n].value)
         d = diffs[best]
         tests.append(d)
-        rel = d.estimate / d.b
-        parts.append(f"location {m:g}: Wasserstein E {w['error']:.4g} U {w['utilization']:.3f}; "
+        rel = d.value / d.b
+        parts.append(f"location {m:g}: Wasserstein E {w.error.value:.4g} U "
+                     f"{w.utilization.value:.3f}; "
                      + ", ".join(f"{n} E {diffs[n].b:.4g}" for n in diffs)
                      + f"; E(W) - E({best}) = {d.relative(d.b)} of E({best})")
-        details[str(m)] = {"best": best, "relative": rel, "test": d.as_dict()}
+        details[str(m)] = {"best": best, "relative": rel, "test": d.to_json()}
         if d.n < MIN_REPLICATES:
             verdicts.append("inconclusive")
             continue
         verdicts.append(decide(confirmed=significant(d, +1) and rel > HEAVY_GAIN,
                                refuted=(not significant(d, +1) or rel < HEAVY_TIE)
-                               and w["utilization"] >= FIX_U))
+                               and w.utilization.value >= FIX_U))
     if not verdicts:
         return Measurement("fewer than two replicates", "inconclusive")
     return Measurement("; ".join(parts) + "." + too_few(t.n for t in tests), combine(verdicts), details)

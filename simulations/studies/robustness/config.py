@@ -1,10 +1,11 @@
-"""Presets of the ``robustness`` study."""
+"""Scales of the ``robustness`` study."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...engines.training import TrainSettings, check_labels, check_positive_ints, check_shifts
+from ...core.checks import check_positive_ints
+from ...engines.training import TrainSettings, check_labels, check_shifts
 
 ROBUSTNESS_VARIANTS = ("vanilla", "wasserstein", "density_wasserstein", "mmd", "sliced")
 NONPARAMETRIC = ("mmd", "sliced")
@@ -30,15 +31,15 @@ class RobustnessConfig:
             raise TypeError(f"train must be a TrainSettings, got {self.train!r}")
 
 
-PRESETS = {
+SCALES = {
     "quick": RobustnessConfig(
         separations=(0.0, 4.0),
-        train=TrainSettings(n_codes=128, steps=150, batch_size=512, eval_every=50,
+        train=TrainSettings(codebook_size=128, steps=150, batch_size=512, eval_every=50,
                             eval_samples=8192),
         replicates=5),
     "default": RobustnessConfig(
         separations=(0.0, 1.0, 2.0, 3.0, 4.0),
-        train=TrainSettings(n_codes=512, steps=600, batch_size=2048, eval_every=100,
+        train=TrainSettings(codebook_size=512, steps=600, batch_size=2048, eval_every=100,
                             eval_samples=32_768),
         replicates=5),
     # the paper's experiment: its z grid and 10,000 steps; d and K as in the atomic setting

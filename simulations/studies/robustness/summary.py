@@ -1,12 +1,25 @@
 """Summary of the ``robustness`` study: final values and training curves per (variant, source,
-separation)."""
+separation or Student-t location)."""
 
 from __future__ import annotations
 
-from ...engines.training_summary import curves, final_table
+from dataclasses import dataclass
+
+from ...core.jsondata import JsonData
+from ...engines.training_summary import Curve, FinalEntry, final_table, training_curves
 from .config import RobustnessConfig
 
 
-def summarize(cfg: RobustnessConfig, rows: list[dict]) -> dict:
-    return {"final": final_table(rows), "curves": curves(rows),
-            "diverged_runs": sum(bool(r.get("diverged")) for r in rows)}
+@dataclass(frozen=True, eq=False)
+class RobustnessSummary(JsonData):
+    """Final values per variant and feature law, training curves, and the count of diverged
+    evaluation rows."""
+
+    final: tuple[FinalEntry, ...]
+    curves: tuple[Curve, ...]
+    diverged_runs: int
+
+    @classmethod
+    def from_rows(cls, cfg: RobustnessConfig, rows: list[dict]) -> RobustnessSummary:
+        return cls(final_table(rows), training_curves(rows),
+                   sum(bool(r.get("diverged")) for r in rows))

@@ -2,16 +2,16 @@ r"""Study ``vqvae``: the paper's VQ-VAE ablations (Tables 1, 2, 6-9 and the gamm
 training runs, with a fair-comparison control and the STE gradient gap.
 
 One cell is one grid point (quantizer, K, d, gamma, beta, codebook lr, dataset); its replicates are
-the seeds. Every point of a replicate shares its random stream (model initialisation, codebook
-initialisation, data order): the quantizers are compared on common random numbers, and paired t
-tests over seeds decide the claims. A run checkpoints into the cell's scratch folder, so a run
-killed mid-way resumes from its last checkpoint when the command is started again, and finished
-cells are never trained again.
+training runs, each with its own seed. Every point of a replicate shares its random stream (model
+initialisation, codebook initialisation, data order): the quantizers are compared on common random
+numbers, and paired t tests over replicates decide the claims. A run checkpoints into the cell's
+scratch folder, so a run killed mid-way resumes from its last checkpoint when the command is started
+again, and finished cells are never trained again.
 
 Each run yields one row per evaluation of the held-out split (``step``, ``utilization``,
 ``perplexity``, ``error``, ``psnr``, ``psnr_y``, ``ssim``, ``rec_loss``, ``lpips``,
 ``images_per_s``, ``seconds``) labelled with the grid point (``quantizer``, ``codebook_size``,
-``codebook_dim``, ``gamma``, ``beta``, ``codebook_lr`` as resolved, ``setting``, ``seed``,
+``codebook_dim``, ``gamma``, ``beta``, ``codebook_lr`` as resolved, ``setting``, ``replicate``,
 ``dataset``); the final row also carries the STE gradient gap on held-out images
 (:func:`vqmatch.simulations.vqvae.gradient_gap.gradient_gap`):
 :math:`G = \|\nabla_z L(z_e) - \nabla_z L(z_q)\|` against the later version's first-order bound
@@ -46,7 +46,7 @@ def _labels(point: GridPoint, config: TrainConfig, replicate: int) -> dict:
             "beta": opts["beta"],
             "codebook_lr": settings["codebook_lr"] if settings["codebook_lr"] is not None
             else config.lr,
-            "setting": point.setting, "seed": replicate}
+            "setting": point.setting, "replicate": replicate}
 
 
 def _train_torchrun(config: TrainConfig, scratch: Path, nproc: int) -> list[dict]:
@@ -67,7 +67,8 @@ def _train_torchrun(config: TrainConfig, scratch: Path, nproc: int) -> list[dict
 def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: int,
                recon_images: int, power_iterations: int, seed, replicate: int,
                scratch_dir: str) -> list[dict]:
-    """Train one grid point with one seed (resuming from the scratch folder) and measure it."""
+    """Train one replicate of a grid point (its seed derived from the cell's stream), resuming from
+    the scratch folder, and measure it."""
     from ...vqvae.gradient_gap import final_measurements
     from ...vqvae.train import train
 
@@ -76,8 +77,8 @@ def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: in
     if nproc > 1:
         rows = _train_torchrun(cfg, scratch, nproc)
     else:
-        # a bar per run only for long runs (the paper's presets) computed in this process with
-        # progress on; the study has its own bar
+        # a bar per run only for long runs (the paper's training presets) computed in this
+        # process with progress on; the study has its own bar
         result = train(cfg, out_dir=scratch, resume=True,
                        progress=cfg.steps >= LONG_RUN_STEPS and cell_bars())
         rows = result.rows
@@ -86,7 +87,7 @@ def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: in
     if out and (gap_images or recon_images):
         extra = final_measurements(cfg, scratch, gap_images=gap_images, recon_images=recon_images,
                                    power_iterations=power_iterations)
-        if "recon_file" in extra:  # relative to the study's results folder (scratch/<cell>/r<seed>)
+        if "recon_file" in extra:  # relative to the results folder (scratch/<cell>/r<replicate>)
             extra["recon_file"] = str(Path(*scratch.parts[-3:]) / extra["recon_file"])
         out[-1].update(extra)
     return out
@@ -98,4 +99,4 @@ def list_cells(cfg: VQVAEConfig) -> Iterator[Cell]:
                    {"point": p, "config": cfg.train_config(p), "nproc": cfg.nproc,
                     "gap_images": cfg.gap_images, "recon_images": cfg.recon_images,
                     "power_iterations": cfg.power_iterations},
-                   replicates=cfg.seeds, stream=f"{p.dataset}/seed", block=1, scratch=True)
+                   replicates=cfg.replicates, stream=f"{p.dataset}/seed", block=1, scratch=True)

@@ -1,6 +1,7 @@
-"""Claims of the ``vqvae`` study. Seeds are the replicates: every comparison is a paired t test over
-seeds (common random numbers, df = n - 1), significant at p < ALPHA with at least MIN_REPLICATES
-seeds; a preset with fewer seeds, or without the points a claim needs, says ``inconclusive`` and why.
+"""Claims of the ``vqvae`` study. The replicates are training runs with their own seeds: every
+comparison is a paired t test over them (common random numbers, df = n - 1), significant at
+p < ALPHA with at least MIN_REPLICATES pairs; a grid with fewer replicates, or without the points a
+claim needs, says ``inconclusive`` and why.
 """
 
 from __future__ import annotations
@@ -25,34 +26,27 @@ _TEST = (f"paired t test over seeds (df = n - 1), significant at p < {ALPHA} wit
          f"{MIN_REPLICATES} seeds")
 
 
-def _t(d: dict | None) -> TTest | None:
-    """The paired t test of a summary comparison (None with one seed)."""
-    return TTest.from_dict(d["test"]) if d and d.get("test") else None
+def _t(d) -> TTest | None:
+    """The paired t test of a summary comparison (None with one replicate)."""
+    return d.test if d is not None else None
 
 
-def _diff(d: dict | None, fmt: str = ".3g") -> str:
+def _diff(d, fmt: str = ".3g") -> str:
     """A comparison in words: the t test when there is one, else the difference of the means."""
     if d is None:
         return "n/a"
     t = _t(d)
-    return str(t) if t is not None else f"{d['diff']:+{fmt}} ({d['seeds']} seed)"
+    return str(t) if t is not None else f"{d.diff:+{fmt}} ({d.replicates} seed)"
 
 
-def _largest(res) -> list[dict]:
-    k = res.summary["largest_k"]
-    return [c for c in res.summary["comparisons"] if c["codebook_size"] == k]
-
-
-def _point(res, quantizer: str, k: int, d: int, ds: str, setting: str = "paper") -> dict | None:
-    return next((e for e in res.summary["points"] if (e["quantizer"], e["codebook_size"],
-                                                       e["codebook_dim"], e["dataset"],
-                                                       e["setting"]) == (quantizer, k, d, ds,
-                                                                         setting)), None)
+def _largest(res) -> list:
+    k = res.summary.largest_codebook_size
+    return [c for c in res.summary.comparisons if c.codebook_size == k]
 
 
 def _seeds_note(comparisons) -> str:
-    note = too_few((c["seeds"] for c in comparisons if c is not None), "seed(s)")
-    return note and note[:-1] + " (the default preset, or --seeds)."
+    note = too_few((c.replicates for c in comparisons if c is not None), "seed(s)")
+    return note and note[:-1] + " (the default scale, or --replicates)."
 
 
 @claim(
@@ -66,19 +60,19 @@ def _seeds_note(comparisons) -> str:
     study="vqvae",
 )
 def wasserstein_utilization(res) -> Measurement:
-    comps = [c for c in _largest(res) if c["other"] == "vanilla"]
+    comps = [c for c in _largest(res) if c.other == "vanilla"]
     if not comps:
         return Measurement("wasserstein and vanilla are not both in this run", "inconclusive")
     parts, verdicts = [], []
     for c in comps:
-        u = c["utilization"]
+        u = c.utilization
         t = _t(u)
-        parts.append(f"{c['dataset']} K={c['codebook_size']} d={c['codebook_dim']}: held-out U "
-                     f"Wasserstein {u['a']:.3f}, Vanilla {u['b']:.3f}; U(W) - U(V) = {_diff(u)}")
-        enough = u["seeds"] >= MIN_REPLICATES
-        verdicts.append(decide(confirmed=u["a"] >= NEAR_FULL_U and significant(t, +1),
-                               refuted=enough and (u["a"] < W_FAILS_U or significant(t, -1))))
-    return Measurement("; ".join(parts) + "." + _seeds_note([c["utilization"] for c in comps]),
+        parts.append(f"{c.dataset} K={c.codebook_size} d={c.codebook_dim}: held-out U "
+                     f"Wasserstein {u.a:.3f}, Vanilla {u.b:.3f}; U(W) - U(V) = {_diff(u)}")
+        enough = u.replicates >= MIN_REPLICATES
+        verdicts.append(decide(confirmed=u.a >= NEAR_FULL_U and significant(t, +1),
+                               refuted=enough and (u.a < W_FAILS_U or significant(t, -1))))
+    return Measurement("; ".join(parts) + "." + _seeds_note([c.utilization for c in comps]),
                        combine(verdicts))
 
 
@@ -94,23 +88,23 @@ def wasserstein_utilization(res) -> Measurement:
     study="vqvae",
 )
 def reconstruction(res) -> Measurement:
-    comps = [c for c in res.summary["comparisons"] if c["other"] in ("vanilla", "ema", "online")]
+    comps = [c for c in res.summary.comparisons if c.other in ("vanilla", "ema", "online")]
     if not comps:
         return Measurement("no baseline to compare Wasserstein VQ with", "inconclusive")
     better, worse, parts = [], [], []
     m = 2 * len(comps)
     for c in comps:
-        tp, tr = _t(c["psnr"]), _t(c["rec_loss"])
-        where = f"{c['other']} K={c['codebook_size']} d={c['codebook_dim']}"
-        parts.append(f"{where}: PSNR(W) - PSNR = {_diff(c['psnr'], '.2f')} dB, rec(W) - rec = "
-                     f"{_diff(c['rec_loss'], '.2g')}")
+        tp, tr = _t(c.psnr), _t(c.rec_loss)
+        where = f"{c.other} K={c.codebook_size} d={c.codebook_dim}"
+        parts.append(f"{where}: PSNR(W) - PSNR = {_diff(c.psnr, '.2f')} dB, rec(W) - rec = "
+                     f"{_diff(c.rec_loss, '.2g')}")
         better.append(significant(tp, +1) and significant(tr, -1))
         if significant(tp, -1, comparisons=m) or significant(tr, +1, comparisons=m):
             worse.append(where)
     verdict = decide(confirmed=all(better), refuted=bool(worse))
     return Measurement("; ".join(parts) + (f". Significantly better than Wasserstein: {worse}"
                                            if worse else "") + "."
-                       + _seeds_note([c["psnr"] for c in comps]), verdict, {"worse": worse})
+                       + _seeds_note([c.psnr for c in comps]), verdict, {"worse": worse})
 
 
 @claim(
@@ -127,20 +121,20 @@ def reconstruction(res) -> Measurement:
     study="vqvae",
 )
 def fair_control(res) -> Measurement:
-    ctl = [c for c in res.summary["control"] if c.get("gain_swapped")]
+    ctl = [c for c in res.summary.control if c.gain_swapped]
     if not ctl:
         return Measurement("no control points in this run (control=False)", "inconclusive")
     parts, verdicts, comps = [], [], []
     for c in ctl:
-        gp, gs = c["gain_paper"], c["gain_swapped"]
+        gp, gs = c.gain_paper, c.gain_swapped
         comps += [gp, gs]
-        parts.append(f"K={c['codebook_size']} {c['baseline']}: own settings U(W) {gp['a']:.3f} vs "
-                     f"{gp['b']:.3f}, gain {_diff(gp)}; swapped (W with beta "
-                     f"{c['wasserstein_control_beta']:g}, codebook lr "
-                     f"{c['wasserstein_control_codebook_lr']:g}; {c['baseline']} with beta "
-                     f"{c['baseline_control_beta']:g}, codebook lr "
-                     f"{c['baseline_control_codebook_lr'] or 'n/a'}) U {gs['a']:.3f} vs "
-                     f"{gs['b']:.3f}, gain {_diff(gs)}")
+        parts.append(f"K={c.codebook_size} {c.baseline}: own settings U(W) {gp.a:.3f} vs "
+                     f"{gp.b:.3f}, gain {_diff(gp)}; swapped (W with beta "
+                     f"{c.wasserstein_control_beta:g}, codebook lr "
+                     f"{c.wasserstein_control_codebook_lr:g}; {c.baseline} with beta "
+                     f"{c.baseline_control_beta:g}, codebook lr "
+                     f"{c.baseline_control_codebook_lr or 'n/a'}) U {gs.a:.3f} vs "
+                     f"{gs.b:.3f}, gain {_diff(gs)}")
         t_paper, t_swap = _t(gp), _t(gs)
         if not significant(t_paper, +1):
             verdicts.append("inconclusive")
@@ -149,8 +143,8 @@ def fair_control(res) -> Measurement:
                                refuted=significant(t_swap, -1, comparisons=len(ctl))))
     note = _seeds_note(comps)
     return Measurement("; ".join(parts) + "." + note, combine(verdicts),
-                       {"gains": {c["baseline"]: {"paper": c["gain_paper"]["diff"],
-                                                  "swapped": c["gain_swapped"]["diff"]}
+                       {"gains": {c.baseline: {"paper": c.gain_paper.diff,
+                                               "swapped": c.gain_swapped.diff}
                                   for c in ctl}})
 
 
@@ -165,16 +159,17 @@ def fair_control(res) -> Measurement:
     study="vqvae",
 )
 def gradient_gap_bound(res) -> Measurement:
-    g = res.summary["gap"]
-    if not g.get("runs"):
+    g = res.summary.gap
+    if not g.runs:
         return Measurement("no gradient-gap measurement in this run (gap_images=0)", "inconclusive")
-    lo, hi = g["violation_rate_ci"]
+    rate = g.violation_rate
+    lo, hi = rate.ci
     return Measurement(
-        f"{g['violations']} of {g['images']} held-out images violate the bound "
-        f"({100 * g['violation_rate']:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]) over {g['runs']} "
-        f"runs; median G / bound {g['gap_over_bound_median']:.3f}",
+        f"{g.violations} of {g.images} held-out images violate the bound "
+        f"({100 * rate.value:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]) over {g.runs} "
+        f"runs; median G / bound {g.gap_over_bound_median:.3f}",
         decide(confirmed=hi < BOUND_HOLDS, refuted=lo > BOUND_HOLDS),
-        {"violation_rate": g["violation_rate"], "ci": [lo, hi]})
+        {"violation_rate": rate.value, "ci": [lo, hi]})
 
 
 @claim(
@@ -192,29 +187,29 @@ def gradient_gap_bound(res) -> Measurement:
     study="vqvae",
 )
 def gradient_gap_matching(res) -> Measurement:
-    comps = [c for c in _largest(res) if c["other"] == "vanilla" and c.get("gap_mean")]
+    comps = [c for c in _largest(res) if c.other == "vanilla" and c.gap_mean]
     if not comps:
         return Measurement("no gradient gap of wasserstein and vanilla in this run", "inconclusive")
-    swapped = {(c["codebook_size"], c["codebook_dim"], c["dataset"]): c.get("gap_swapped")
-               for c in res.summary["control"] if c["baseline"] == "vanilla"}
+    swapped = {(c.codebook_size, c.codebook_dim, c.dataset): c.gap_swapped
+               for c in res.summary.control if c.baseline == "vanilla"}
     parts, verdicts, seen = [], [], []
     for c in comps:
-        g = c["gap_mean"]  # G(W) - G(V), own settings
-        s = swapped.get((c["codebook_size"], c["codebook_dim"], c["dataset"]))
+        g = c.gap_mean  # G(W) - G(V), own settings
+        s = swapped.get((c.codebook_size, c.codebook_dim, c.dataset))
         seen += [g, s]
-        w = _point(res, "wasserstein", c["codebook_size"], c["codebook_dim"], c["dataset"])
-        v = _point(res, "vanilla", c["codebook_size"], c["codebook_dim"], c["dataset"])
-        parts.append(f"K={c['codebook_size']}: own settings mean G Wasserstein {g['a']:.3g}, "
-                     f"Vanilla {g['b']:.3g}, G(W) - G(V) = {_diff(g)} (quantization error E "
-                     f"{w['error']['mean']:.3g} vs {v['error']['mean']:.3g})"
-                     + (f"; settings swapped: Wasserstein {s['a']:.3g}, Vanilla {s['b']:.3g}, "
+        w = res.summary.point("wasserstein", c.codebook_size, c.codebook_dim, c.dataset)
+        v = res.summary.point("vanilla", c.codebook_size, c.codebook_dim, c.dataset)
+        parts.append(f"K={c.codebook_size}: own settings mean G Wasserstein {g.a:.3g}, "
+                     f"Vanilla {g.b:.3g}, G(W) - G(V) = {_diff(g)} (quantization error E "
+                     f"{w.error.value:.3g} vs {v.error.value:.3g})"
+                     + (f"; settings swapped: Wasserstein {s.a:.3g}, Vanilla {s.b:.3g}, "
                         f"G(W) - G(V) = {_diff(s)}" if s else "; no control point"))
         t_own, t_swap = _t(g), _t(s) if s else None
         verdicts.append(decide(confirmed=significant(t_own, -1) and significant(t_swap, -1),
                                refuted=significant(t_swap, +1)))
-    slope = res.summary["gap"].get("gap_error_slope", {})
+    slope = res.summary.gap.gap_error_slope
     note = (f" Log-log slope of G in the per-image RMS quantization distance: "
-            f"{slope['mean']:.2f}." if slope and slope.get("mean") is not None else "")
+            f"{slope.value:.2f}." if slope is not None else "")
     return Measurement("; ".join(parts) + "." + note + _seeds_note(seen), combine(verdicts))
 
 
@@ -230,22 +225,22 @@ def gradient_gap_matching(res) -> Measurement:
     study="vqvae",
 )
 def paper_tables(res) -> Measurement:
-    rows = res.summary["paper"]
+    rows = res.summary.paper
     if not rows:
-        return Measurement(f"training preset {res.summary['train']!r} is not one of the paper's "
-                           "settings (paper-cifar10, paper-svhn): nothing to compare",
+        return Measurement(f"training preset {res.summary.train_preset!r} is not one of the "
+                           "paper's settings (paper-cifar10, paper-svhn): nothing to compare",
                            "inconclusive")
     parts, ps = [], []
     for r in rows:
-        u, p = r["utilization"], r["psnr_y"]
-        parts.append(f"{r['quantizer']} K={r['codebook_size']} d={r['codebook_dim']}: U "
-                     f"{u['mean']:.3f} vs {r['paper_utilization']:.3f}, PSNR_Y {p['mean']:.2f} vs "
-                     f"{r['paper_psnr']:.2f}")
-        for ours, theirs, rounding in ((u, r["paper_utilization"], 0.0005),
-                                       (p, r["paper_psnr"], 0.005)):
-            if ours.get("sd") is None or ours["n"] < 2:
+        u, p = r.utilization, r.psnr_y
+        parts.append(f"{r.quantizer} K={r.codebook_size} d={r.codebook_dim}: U "
+                     f"{u.value:.3f} vs {r.paper_utilization:.3f}, PSNR_Y {p.value:.2f} vs "
+                     f"{r.paper_psnr:.2f}")
+        for ours, theirs, rounding in ((u, r.paper_utilization, 0.0005),
+                                       (p, r.paper_psnr, 0.005)):
+            if not ours.se > 0 or ours.n < 2:  # one replicate, or no spread
                 continue
-            ps.append(single_draw_p(theirs, ours["mean"], ours["sd"], ours["n"], rounding))
+            ps.append(single_draw_p(theirs, ours.value, ours.sd, ours.n, rounding))
     if not ps:
         return Measurement("; ".join(parts) + ". One seed per point: no spread to compare with",
                            "inconclusive")

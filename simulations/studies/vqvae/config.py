@@ -1,18 +1,21 @@
-"""Grids of the ``vqvae`` study: which VQ-VAE runs a preset trains, and the paper's table values.
+"""Grids of the ``vqvae`` study: which VQ-VAE runs a configuration trains (its scales and the named
+grids of the paper's tables), and the paper's table values.
 
 A grid is the product quantizer x K x d x gamma x beta x codebook lr x dataset, each point trained
-with ``seeds`` seeds, plus (``control=True``) the fair-comparison points that separate the matching
-loss from the settings the authors' code gives only to it (a codebook lr 400x the model lr and a
-commitment weight beta ten times smaller): the baselines trained with the Wasserstein settings, and
-Wasserstein trained with the baselines' settings. ``None`` in gammas / betas / codebook_lrs means the
-quantizer's default (:func:`vqmatch.simulations.vqvae.config.quantizer_settings`); gamma applies to the
-matching quantizers only.
+``replicates`` times (one seed each), plus (``control=True``) the fair-comparison points that
+separate the matching loss from the settings the authors' code gives only to it (a codebook lr 400x
+the model lr and a commitment weight beta ten times smaller): the baselines trained with the
+Wasserstein settings, and Wasserstein trained with the baselines' settings. ``None`` in gammas /
+betas / codebook_lrs means the quantizer's default
+(:func:`vqmatch.simulations.vqvae.config.quantizer_settings`); gamma applies to the matching
+quantizers only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ...core.checks import check_int, check_positive_ints
 from ...vqvae.config import (
     BASELINE_BETA,
     MATCHING,
@@ -20,8 +23,9 @@ from ...vqvae.config import (
     MATCHING_CODEBOOK_LR,
     TrainConfig,
     apply_overrides,
-    preset,
 )
+from ...vqvae.config import PRESETS as TRAIN_PRESETS
+from ...vqvae.config import preset as training_preset
 
 # the Wasserstein settings of the authors' VQ-VAE code (the control gives them to the baselines)
 W_CODEBOOK_LR, W_BETA = MATCHING_CODEBOOK_LR, MATCHING_BETA
@@ -30,7 +34,8 @@ CONTROL_BASELINES = ("vanilla", "ema", "online")
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One trained configuration of the grid (a cell; its seeds are the cell's replicates)."""
+    """One trained configuration of the grid (a cell; its training runs are the cell's
+    replicates)."""
 
     quantizer: str
     codebook_size: int
@@ -53,14 +58,16 @@ class GridPoint:
 class VQVAEConfig:
     """A grid of VQ-VAE runs (see the module docstring).
 
-    ``train``: the name of a :data:`vqmatch.simulations.vqvae.config.PRESETS` entry; ``overrides``: its
-    ``key=value`` changes (``vqmatch.simulations.vqvae.config.apply_overrides``); ``nproc``: processes per
+    ``train_preset``: the name of a training preset (a :data:`vqmatch.simulations.vqvae.config.PRESETS`
+    entry); ``overrides``: its ``key=value`` changes
+    (``vqmatch.simulations.vqvae.config.apply_overrides``); ``replicates``: training runs (seeds) per
+    grid point; ``nproc``: processes per
     run (``> 1``: the run is launched with ``torchrun``); ``gap_images``: held-out images on which the
     STE gradient gap is measured at the end of every run (0: skip); ``recon_images``: held-out
     reconstructions kept for the figure.
     """
 
-    train: str = "quick-cpu"
+    train_preset: str = "quick-cpu"
     quantizers: tuple[str, ...] = ("vanilla", "ema", "online", "wasserstein", "mmd", "ste++")
     codebook_sizes: tuple[int, ...] = (1024,)
     codebook_dims: tuple[int, ...] = (8,)
@@ -68,7 +75,7 @@ class VQVAEConfig:
     betas: tuple[float | None, ...] = (None,)
     codebook_lrs: tuple[float | None, ...] = (None,)
     datasets: tuple[str, ...] = ("builtin",)
-    seeds: int = 5
+    replicates: int = 5
     control: bool = True
     overrides: tuple[str, ...] = ()
     nproc: int = 1
@@ -77,7 +84,10 @@ class VQVAEConfig:
     power_iterations: int = 20
 
     def __post_init__(self):
-        base = self.base()  # validates the preset name and the overrides
+        if self.train_preset not in TRAIN_PRESETS:
+            raise ValueError(f"train_preset must be one of {tuple(TRAIN_PRESETS)}, "
+                             f"got train_preset={self.train_preset!r}")
+        base = self.base()  # validates the overrides
         for name in ("quantizers", "codebook_sizes", "codebook_dims", "datasets", "gammas",
                      "betas", "codebook_lrs"):
             value = getattr(self, name)
@@ -85,18 +95,13 @@ class VQVAEConfig:
                 raise ValueError(f"{name} must be a non-empty tuple, got {name}={value!r}")
         for q in self.quantizers:
             replace(base, quantizer=q)  # TrainConfig validates the name
-        for name in ("seeds", "nproc", "power_iterations"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
+        check_positive_ints(self, "replicates", "nproc", "power_iterations")
         for name in ("gap_images", "recon_images"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {name}={v!r}")
+            check_int(getattr(self, name), name, minimum=0)
 
     def base(self) -> TrainConfig:
         """The training configuration every point starts from."""
-        return apply_overrides(preset(self.train), list(self.overrides))
+        return apply_overrides(training_preset(self.train_preset), list(self.overrides))
 
     def points(self) -> list[GridPoint]:
         """The grid, then the control points (each once)."""
@@ -134,8 +139,8 @@ def control_points(cfg: VQVAEConfig, dataset: str) -> list[GridPoint]:
 
 
 # The paper's VQ-VAE tables (final evaluation rows; U as a fraction, PSNR in dB (the authors'
-# Y-channel PSNR), SSIM on [0, 1], rec = pixel MSE on [-1, 1]), for comparison where a preset
-# matches the paper's setting; never used in a verdict's measurement.
+# Y-channel PSNR), SSIM on [0, 1], rec = pixel MSE on [-1, 1]), for comparison where a training
+# preset is the paper's setting.
 PAPER_TABLES = {
     # Table 6: CIFAR-10, 8x8 tokens, d = 8
     "cifar10": {
@@ -185,52 +190,53 @@ PAPER_TABLES = {
         ("wasserstein", 32768, 8): (0.887, 24376.3, 41.84, 0.98, 0.0008),
     },
 }
-PAPER_PRESETS = {"paper-cifar10": "cifar10", "paper-svhn": "svhn"}
+# the training presets at the paper's setting -> the dataset of their table
+PAPER_TRAIN_PRESETS = {"paper-cifar10": "cifar10", "paper-svhn": "svhn"}
 
-PRESETS = {
-    # 2 CPU cores: the builtin photographs, the tiny model, six quantizers at two K, 5 seeds at the
-    # largest K only for the quantizers the claims compare (vanilla, wasserstein, and the control)
-    "quick": VQVAEConfig(train="quick-cpu", quantizers=("vanilla", "ema", "online", "wasserstein",
-                                                        "mmd", "ste++"),
-                         codebook_sizes=(64, 1024), seeds=1,
+_BASELINES = ("vanilla", "ema", "online", "wasserstein")
+
+SCALES = {
+    # 2 CPU cores: the builtin photographs, the tiny model, six quantizers at two K, one training
+    # run per point
+    "quick": VQVAEConfig(train_preset="quick-cpu",
+                         quantizers=("vanilla", "ema", "online", "wasserstein", "mmd", "ste++"),
+                         codebook_sizes=(64, 1024), replicates=1,
                          overrides=("steps=300", "eval_every=150", "checkpoint_every=150"),
                          gap_images=32),
-    # a CPU evening: the same on 5 seeds, K from 64 to 4096, codebook dimensions 2..16 at K = 1024
-    "default": VQVAEConfig(train="quick-cpu", codebook_sizes=(64, 256, 1024, 4096),
-                           codebook_dims=(8,), seeds=5),
+    # a CPU evening: the same quantizers, 5 runs per point, K from 64 to 4096
+    "default": VQVAEConfig(train_preset="quick-cpu", codebook_sizes=(64, 256, 1024, 4096),
+                           codebook_dims=(8,), replicates=5),
     # the paper's CIFAR-10 grid (Table 6 + the control), one GPU per run
-    "full": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online", "wasserstein",
-                                                           "ste++"),
-                        codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), seeds=5,
+    "full": VQVAEConfig(train_preset="paper-cifar10", quantizers=(*_BASELINES, "ste++"),
+                        codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), replicates=5,
                         gap_images=256),
-    # the paper's tables, on a GPU (see README: data roots, Slurm)
-    "table6": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online",
-                                                             "wasserstein"),
-                          codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), seeds=3,
-                          control=False, gap_images=256),
-    "table7": VQVAEConfig(train="paper-svhn", quantizers=("vanilla", "ema", "online", "wasserstein"),
-                          codebook_sizes=(8192, 16384, 32768), datasets=("svhn",), seeds=3,
-                          control=False, gap_images=256),
-    "table9": VQVAEConfig(train="paper-cifar10", quantizers=("vanilla", "ema", "online",
-                                                             "wasserstein"),
-                          codebook_sizes=(16384,), codebook_dims=(2, 4, 8, 16, 32),
-                          datasets=("cifar10",), seeds=3, control=False, gap_images=256),
-    "table8": VQVAEConfig(train="paper-ffhq", quantizers=("vanilla", "ema", "online",
-                                                          "wasserstein"),
-                          codebook_sizes=(1024, 2048, 4096, 8192), datasets=("folder",), seeds=1,
-                          control=False, gap_images=64),
-    "table1": VQVAEConfig(train="paper-ffhq", quantizers=("vanilla", "ema", "online",
-                                                          "wasserstein", "ste++"),
-                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",), seeds=1,
-                          control=True, gap_images=64),
-    "table2": VQVAEConfig(train="paper-imagenet", quantizers=("vanilla", "ema", "online",
-                                                              "wasserstein", "ste++"),
-                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",), seeds=1,
-                          control=True, gap_images=64),
-    "gamma": VQVAEConfig(train="paper-ffhq", quantizers=("wasserstein",), codebook_sizes=(16384,),
-                         gammas=(1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0), datasets=("folder",),
-                         seeds=1, control=False, gap_images=64),
 }
 
-__all__ = ["PAPER_PRESETS", "PAPER_TABLES", "PRESETS", "GridPoint", "VQVAEConfig",
+# the named grids of the paper's tables, on GPUs (see README: data roots, Slurm):
+# ``vqmatch vqvae --table NAME``
+GRIDS = {
+    "table6": VQVAEConfig(train_preset="paper-cifar10", quantizers=_BASELINES,
+                          codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), replicates=3,
+                          control=False, gap_images=256),
+    "table7": VQVAEConfig(train_preset="paper-svhn", quantizers=_BASELINES,
+                          codebook_sizes=(8192, 16384, 32768), datasets=("svhn",), replicates=3,
+                          control=False, gap_images=256),
+    "table9": VQVAEConfig(train_preset="paper-cifar10", quantizers=_BASELINES,
+                          codebook_sizes=(16384,), codebook_dims=(2, 4, 8, 16, 32),
+                          datasets=("cifar10",), replicates=3, control=False, gap_images=256),
+    "table8": VQVAEConfig(train_preset="paper-ffhq", quantizers=_BASELINES,
+                          codebook_sizes=(1024, 2048, 4096, 8192), datasets=("folder",),
+                          replicates=1, control=False, gap_images=64),
+    "table1": VQVAEConfig(train_preset="paper-ffhq", quantizers=(*_BASELINES, "ste++"),
+                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",),
+                          replicates=1, control=True, gap_images=64),
+    "table2": VQVAEConfig(train_preset="paper-imagenet", quantizers=(*_BASELINES, "ste++"),
+                          codebook_sizes=(16384, 50000, 100000), datasets=("folder",),
+                          replicates=1, control=True, gap_images=64),
+    "gamma": VQVAEConfig(train_preset="paper-ffhq", quantizers=("wasserstein",),
+                         codebook_sizes=(16384,), gammas=(1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0),
+                         datasets=("folder",), replicates=1, control=False, gap_images=64),
+}
+
+__all__ = ["GRIDS", "PAPER_TABLES", "PAPER_TRAIN_PRESETS", "SCALES", "GridPoint", "VQVAEConfig",
            "control_points"]

@@ -1,67 +1,237 @@
-"""Summary of the ``vqvae`` study: final values per grid point (mean and t interval over seeds),
-training curves, paired comparisons of Wasserstein VQ with every other quantizer (same seeds: common
-random numbers), the fair-comparison control, the STE gradient gap, and the paper's table values
-beside ours where the training preset is the paper's."""
+"""Summary of the ``vqvae`` study: final values per grid point (mean and t interval over replicates),
+training curves, paired comparisons of Wasserstein VQ with every other quantizer (same replicates:
+common random numbers), the fair-comparison control, the STE gradient gap, and the paper's table
+values beside ours where the training preset is the paper's."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from ...core.stats import mean_ci, paired_t
+from ...core.jsondata import JsonData
+from ...core.stats import Estimate, TTest, mean_ci, paired_t
 from ...engines.training_summary import curves, final_rows, paired_values
-from .config import PAPER_PRESETS, PAPER_TABLES, VQVAEConfig
+from .config import PAPER_TABLES, PAPER_TRAIN_PRESETS, VQVAEConfig
 
 METRICS = ("utilization", "perplexity", "error", "psnr", "psnr_y", "ssim", "rec_loss")
 GAP = ("gap_mean", "bound_mean", "gap_over_bound_median", "violation_rate", "gap_error_slope")
 POINT = ("quantizer", "codebook_size", "codebook_dim", "dataset", "gamma", "beta", "codebook_lr",
          "setting")
+CURVE_METRICS = ("utilization", "psnr", "rec_loss")
+_NAN = math.nan
 
 
-def _ci(values: list[float]) -> dict:
+def estimate(values) -> Estimate | None:
+    """Mean and t interval over replicates of the finite values (None when there is none; one
+    value: a NaN interval; equal values: a zero-width interval, se 0)."""
     values = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not values:
-        return {"mean": None, "ci": None, "n": 0}
-    if len(values) == 1 or max(values) == min(values):
-        return {"mean": values[0] if len(values) == 1 else float(np.mean(values)),
-                "ci": None if len(values) == 1 else [values[0], values[0]], "n": len(values)}
-    c = mean_ci(values)
-    return {"mean": c.mean, "ci": [c.low, c.high], "n": c.n,
-            "sd": float(np.std(values, ddof=1))}
+        return None
+    if len(values) == 1:
+        return Estimate(values[0], _NAN, _NAN, _NAN, _NAN, 1)
+    if max(values) == min(values):
+        return Estimate(float(np.mean(values)), values[0], values[0], 0.0, len(values) - 1,
+                        len(values))
+    return mean_ci(values)
 
 
-def _points(final: list[dict]) -> list[dict]:
+@dataclass(frozen=True, eq=False)
+class VQVAEPoint(JsonData):
+    """One grid point at its final step over its replicates (``replicates``: their indices)."""
+
+    quantizer: str
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    gamma: float | None
+    beta: float | None
+    codebook_lr: float | None
+    setting: str
+    replicates: tuple[int, ...]
+    step: int
+    utilization: Estimate | None
+    perplexity: Estimate | None
+    error: Estimate | None
+    psnr: Estimate | None
+    psnr_y: Estimate | None
+    ssim: Estimate | None
+    rec_loss: Estimate | None
+    gap_mean: Estimate | None
+    bound_mean: Estimate | None
+    gap_over_bound_median: Estimate | None
+    violation_rate: Estimate | None
+    gap_error_slope: Estimate | None
+    images_per_s: Estimate | None
+    seconds: Estimate | None
+    recon_file: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class VQVAECurve(JsonData):
+    """Training curve of one grid point: replicate means at every evaluation step."""
+
+    quantizer: str
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    gamma: float | None
+    beta: float | None
+    codebook_lr: float | None
+    setting: str
+    step: tuple[int, ...]
+    utilization: tuple[float, ...]
+    psnr: tuple[float, ...]
+    rec_loss: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Paired(JsonData):
+    """A metric at the final step, runs ``a`` minus runs ``b`` paired by replicate: the two means,
+    their difference, the number of pairs and (two or more) the paired t test."""
+
+    a: float
+    b: float
+    diff: float
+    replicates: int
+    test: TTest | None
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison(JsonData):
+    """Wasserstein VQ (the authors' settings) against ``other`` at one (K, d, dataset)."""
+
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    other: str
+    utilization: Paired | None
+    psnr: Paired | None
+    psnr_y: Paired | None
+    ssim: Paired | None
+    rec_loss: Paired | None
+    gap_mean: Paired | None
+
+
+@dataclass(frozen=True, eq=False)
+class Control(JsonData):
+    """The fair-comparison control for one baseline (see :func:`_control`)."""
+
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    baseline: str
+    baseline_control_beta: float | None
+    baseline_control_codebook_lr: float | None
+    gain_paper: Paired | None
+    baseline_change: Paired | None
+    wasserstein_control_beta: float | None = None
+    wasserstein_control_codebook_lr: float | None = None
+    gain_swapped: Paired | None = None
+    gap_swapped: Paired | None = None
+    psnr_swapped: Paired | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GapSummary(JsonData):
+    """The STE gradient gap over every run that measured it: the fraction of held-out images
+    violating the first-order bound (Clopper-Pearson interval), the median G / bound and the
+    slope of G in the quantization distance over runs."""
+
+    runs: int
+    images: int = 0
+    violations: int = 0
+    violation_rate: Estimate | None = None
+    gap_over_bound_median: float | None = None
+    gap_error_slope: Estimate | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GapScatter(JsonData):
+    """Per held-out image (distance ||z_e - z_q||, gap G) of one quantizer, pooled over runs."""
+
+    quantizer: str
+    distance: tuple[float, ...]
+    gap: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class PaperValue(JsonData):
+    """Our final values next to the paper's table row of the same quantizer, K and d."""
+
+    quantizer: str
+    codebook_size: int
+    codebook_dim: int
+    utilization: Estimate | None
+    psnr_y: Estimate | None
+    rec_loss: Estimate | None
+    paper_utilization: float
+    paper_perplexity: float
+    paper_psnr: float
+    paper_ssim: float
+    paper_rec_loss: float
+
+
+@dataclass(frozen=True, eq=False)
+class VQVAESummary(JsonData):
+    """Everything the claims and figures read (see the module docstring); ``largest_codebook_size``:
+    the largest K of the run (None without rows)."""
+
+    train_preset: str
+    points: tuple[VQVAEPoint, ...]
+    curves: tuple[VQVAECurve, ...]
+    comparisons: tuple[Comparison, ...]
+    control: tuple[Control, ...]
+    gap: GapSummary
+    gap_scatter: tuple[GapScatter, ...]
+    paper: tuple[PaperValue, ...]
+    largest_codebook_size: int | None
+
+    @classmethod
+    def from_rows(cls, cfg: VQVAEConfig, rows: list[dict]) -> VQVAESummary:
+        final = final_rows(rows, run=(*POINT, "replicate"))
+        points = _points(final)
+        largest = max((r["codebook_size"] for r in final), default=None)
+        return cls(train_preset=cfg.train_preset, points=points,
+                   curves=tuple(VQVAECurve(**c) for c in curves(rows, POINT, CURVE_METRICS)),
+                   comparisons=_comparisons(final), control=_control(final), gap=_gap(final),
+                   gap_scatter=_gap_scatter(final, largest), paper=_paper(cfg, points),
+                   largest_codebook_size=largest)
+
+    def point(self, quantizer: str, codebook_size: int, codebook_dim: int, dataset: str,
+              setting: str = "paper") -> VQVAEPoint | None:
+        return next((e for e in self.points if (e.quantizer, e.codebook_size, e.codebook_dim,
+                                                e.dataset, e.setting)
+                     == (quantizer, codebook_size, codebook_dim, dataset, setting)), None)
+
+
+def _points(final: list[dict]) -> tuple[VQVAEPoint, ...]:
     groups: dict[tuple, list[dict]] = {}
     for r in final:
         groups.setdefault(tuple(r[k] for k in POINT), []).append(r)
     out = []
     for key, g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        entry = dict(zip(POINT, key, strict=True))
-        entry["seeds"] = sorted(r["seed"] for r in g)
-        entry["step"] = max(r["step"] for r in g)
-        for m in (*METRICS, *GAP, "images_per_s", "seconds"):
-            entry[m] = _ci([r.get(m) for r in g])
-        entry["recon_file"] = next((r["recon_file"] for r in g if r.get("recon_file")), None)
-        out.append(entry)
-    return out
+        out.append(VQVAEPoint(
+            *key, replicates=tuple(sorted(r["replicate"] for r in g)),
+            step=max(r["step"] for r in g),
+            **{m: estimate(r.get(m) for r in g) for m in (*METRICS, *GAP, "images_per_s",
+                                                          "seconds")},
+            recon_file=next((r["recon_file"] for r in g if r.get("recon_file")), None)))
+    return tuple(out)
 
 
-def paired(final: list[dict], metric: str, a: dict, b: dict) -> dict | None:
-    """``metric`` at the final step, runs matching ``a`` minus runs matching ``b``, paired by seed:
-    the means (``a``, ``b``, ``diff``, ``seeds``) and, with two or more common seeds, the paired t
-    test (``test``); None when no seed has both."""
-    xa, xb = paired_values(final, metric, a, b, pair="seed")
+def paired(final: list[dict], metric: str, a: dict, b: dict) -> Paired | None:
+    """``metric`` at the final step, runs matching ``a`` minus runs matching ``b``, paired by
+    replicate (:class:`Paired`); None when no replicate has both."""
+    xa, xb = paired_values(final, metric, a, b)
     if not xa:
         return None
-    out = {"a": float(np.mean(xa)), "b": float(np.mean(xb)),
-           "diff": float(np.mean(xa) - np.mean(xb)), "seeds": len(xa), "test": None}
-    if len(xa) >= 2:
-        out["test"] = paired_t(xa, xb).as_dict()
-    return out
+    return Paired(float(np.mean(xa)), float(np.mean(xb)), float(np.mean(xa) - np.mean(xb)),
+                  len(xa), paired_t(xa, xb) if len(xa) >= 2 else None)
 
 
-def _comparisons(final: list[dict]) -> list[dict]:
+def _comparisons(final: list[dict]) -> tuple[Comparison, ...]:
     """Wasserstein VQ (the authors' settings) against every other quantizer at each (K, d, dataset)
     of the paper-setting grid."""
     out = []
@@ -75,20 +245,19 @@ def _comparisons(final: list[dict]) -> list[dict]:
             continue
         w_gamma = 0.5 if any(r["gamma"] == 0.5 for r in w) else w[0]["gamma"]  # the paper's
         for q in sorted({r["quantizer"] for r in paper if r["quantizer"] != "wasserstein"}):
-            entry = {"codebook_size": k, "codebook_dim": d, "dataset": ds, "other": q}
-            for m in ("utilization", "psnr", "psnr_y", "ssim", "rec_loss", "gap_mean"):
-                entry[m] = paired(final, m, {**where, "quantizer": "wasserstein", "gamma": w_gamma},
-                                  {**where, "quantizer": q})
-            out.append(entry)
-    return out
+            out.append(Comparison(k, d, ds, q, **{
+                m: paired(final, m, {**where, "quantizer": "wasserstein", "gamma": w_gamma},
+                          {**where, "quantizer": q})
+                for m in ("utilization", "psnr", "psnr_y", "ssim", "rec_loss", "gap_mean")}))
+    return tuple(out)
 
 
-def _control(cfg: VQVAEConfig, final: list[dict]) -> list[dict]:
+def _control(final: list[dict]) -> tuple[Control, ...]:
     """The fair-comparison control at its (K, d, dataset): for every baseline b, the utilization
     gain of Wasserstein VQ with each quantizer's own settings (``gain_paper``: U(W) - U(b)) and with
     the settings swapped (``gain_swapped``: U(W with b's settings) - U(b with W's settings)), the
     same swapped differences of the gradient gap (``gap_swapped``) and of the Y-PSNR
-    (``psnr_swapped``), paired by seed; and each control point's change against its own
+    (``psnr_swapped``), paired by replicate; and each control point's change against its own
     settings."""
     ctl = [r for r in final if r["setting"] == "control"]
     out = []
@@ -99,77 +268,64 @@ def _control(cfg: VQVAEConfig, final: list[dict]) -> list[dict]:
         for q in sorted({r["quantizer"] for r in ctl if r["quantizer"] != "wasserstein"}):
             b_ctl = [r for r in ctl if r["quantizer"] == q
                      and all(r[x] == v for x, v in where.items())]
-            entry = {**where, "baseline": q, "baseline_control_beta": b_ctl[0]["beta"],
-                     "baseline_control_codebook_lr": b_ctl[0]["codebook_lr"],
-                     "gain_paper": paired(final, "utilization",
-                                          {**where, "quantizer": "wasserstein", "setting": "paper"},
-                                          {**where, "quantizer": q, "setting": "paper"}),
-                     "baseline_change": paired(final, "utilization",
-                                               {**where, "quantizer": q, "setting": "control"},
-                                               {**where, "quantizer": q, "setting": "paper"})}
+            swapped = {}
             if w_ctl:
-                entry |= {"wasserstein_control_beta": w_ctl[0]["beta"],
-                          "wasserstein_control_codebook_lr": w_ctl[0]["codebook_lr"]}
+                swapped = {"wasserstein_control_beta": w_ctl[0]["beta"],
+                           "wasserstein_control_codebook_lr": w_ctl[0]["codebook_lr"]}
                 for m, name in (("utilization", "gain_swapped"), ("gap_mean", "gap_swapped"),
                                 ("psnr_y", "psnr_swapped")):
-                    entry[name] = paired(final, m, {**where, "quantizer": "wasserstein",
-                                                    "setting": "control"},
-                                         {**where, "quantizer": q, "setting": "control"})
-            out.append(entry)
-    return out
+                    swapped[name] = paired(final, m, {**where, "quantizer": "wasserstein",
+                                                      "setting": "control"},
+                                           {**where, "quantizer": q, "setting": "control"})
+            out.append(Control(
+                k, d, ds, q, b_ctl[0]["beta"], b_ctl[0]["codebook_lr"],
+                gain_paper=paired(final, "utilization",
+                                  {**where, "quantizer": "wasserstein", "setting": "paper"},
+                                  {**where, "quantizer": q, "setting": "paper"}),
+                baseline_change=paired(final, "utilization",
+                                       {**where, "quantizer": q, "setting": "control"},
+                                       {**where, "quantizer": q, "setting": "paper"}),
+                **swapped))
+    return tuple(out)
 
 
-def _gap(final: list[dict]) -> dict:
+def _gap(final: list[dict]) -> GapSummary:
     runs = [r for r in final if r.get("gap_images")]
     if not runs:
-        return {"runs": 0}
+        return GapSummary(runs=0)
     images = sum(r["gap_images"] for r in runs)
     violations = sum(r["gap_violations"] for r in runs)
     from scipy.stats import beta
 
     lo = float(beta.ppf(0.025, violations, images - violations + 1)) if violations else 0.0
     hi = float(beta.ppf(0.975, violations + 1, images - violations)) if violations < images else 1.0
-    return {"runs": len(runs), "images": images, "violations": violations,
-            "violation_rate": violations / images, "violation_rate_ci": [lo, hi],
-            "gap_over_bound_median": float(np.median([r["gap_over_bound_median"] for r in runs])),
-            "gap_error_slope": _ci([r.get("gap_error_slope") for r in runs])}
+    return GapSummary(
+        runs=len(runs), images=images, violations=violations,
+        violation_rate=Estimate(violations / images, lo, hi, _NAN, _NAN, images),
+        gap_over_bound_median=float(np.median([r["gap_over_bound_median"] for r in runs])),
+        gap_error_slope=estimate(r.get("gap_error_slope") for r in runs))
 
 
-def _gap_scatter(final: list[dict], k: int | None) -> dict:
+def _gap_scatter(final: list[dict], k: int | None) -> tuple[GapScatter, ...]:
     """Per-image (distance ||z_e - z_q||, gap G) of every quantizer at the largest K, paper
-    setting, pooled over seeds (the gradient-gap figure)."""
-    out: dict = {}
+    setting, pooled over replicates (the gradient-gap figure)."""
+    out: dict[str, tuple[list, list]] = {}
     for r in final:
         if r["codebook_size"] != k or r["setting"] != "paper" or not r.get("gap_per_image"):
             continue
-        e = out.setdefault(r["quantizer"], {"distance": [], "gap": []})
-        e["distance"] += r["distance_per_image"]
-        e["gap"] += r["gap_per_image"]
-    return out
+        distance, gap = out.setdefault(r["quantizer"], ([], []))
+        distance += r["distance_per_image"]
+        gap += r["gap_per_image"]
+    return tuple(GapScatter(q, tuple(d), tuple(g)) for q, (d, g) in sorted(out.items()))
 
 
-def _paper(cfg: VQVAEConfig, points: list[dict]) -> list[dict]:
-    table = PAPER_TABLES.get(PAPER_PRESETS.get(cfg.train, ""), {})
+def _paper(cfg: VQVAEConfig, points: tuple[VQVAEPoint, ...]) -> tuple[PaperValue, ...]:
+    table = PAPER_TABLES.get(PAPER_TRAIN_PRESETS.get(cfg.train_preset, ""), {})
     out = []
     for e in points:
-        ref = table.get((e["quantizer"], e["codebook_size"], e["codebook_dim"]))
-        if ref is None or e["setting"] != "paper":
+        ref = table.get((e.quantizer, e.codebook_size, e.codebook_dim))
+        if ref is None or e.setting != "paper":
             continue
-        u, c, psnr, ssim, rec = ref
-        out.append({"quantizer": e["quantizer"], "codebook_size": e["codebook_size"],
-                    "codebook_dim": e["codebook_dim"], "utilization": e["utilization"],
-                    "psnr_y": e["psnr_y"], "rec_loss": e["rec_loss"], "paper_utilization": u,
-                    "paper_perplexity": c, "paper_psnr": psnr, "paper_ssim": ssim,
-                    "paper_rec_loss": rec})
-    return out
-
-
-def summarize(cfg: VQVAEConfig, rows: list[dict]) -> dict:
-    final = final_rows(rows, run=(*POINT, "seed"))
-    points = _points(final)
-    largest = max((r["codebook_size"] for r in final), default=None)
-    return {"train": cfg.train, "points": points,
-            "curves": curves(rows, POINT, ("utilization", "psnr", "rec_loss")),
-            "comparisons": _comparisons(final), "control": _control(cfg, final),
-            "gap": _gap(final), "gap_scatter": _gap_scatter(final, largest),
-            "paper": _paper(cfg, points), "largest_k": largest}
+        out.append(PaperValue(e.quantizer, e.codebook_size, e.codebook_dim, e.utilization,
+                              e.psnr_y, e.rec_loss, *ref))
+    return tuple(out)

@@ -3,18 +3,10 @@ OT, sliced and max-sliced W2) on Gaussian and non-Gaussian pairs with exact trut
 :mod:`.cells` and :mod:`.truth`)."""
 
 from ...core.registry import Study
-from .cells import list_cells
-from .claims import CLAIMS
-from .config import PRESETS, W2Config
-from .summary import summarize
+from . import cells, claims, config, summary
 
-STUDY = Study(
-    name="w2",
-    description="W2 estimators side by side: closed form vs exact OT vs sliced, Gaussian and not",
-    presets=PRESETS,
-    cells=list_cells,
-    summarize=summarize,
-    version=3,
-)
-
-__all__ = ["CLAIMS", "PRESETS", "STUDY", "W2Config"]
+STUDY = Study(name="w2",
+              description="W2 estimators side by side: closed form vs exact OT vs sliced, Gaussian "
+                          "and not",
+              scales=config.SCALES, cells=cells.list_cells, summary=summary.W2Summary,
+              claims=claims.CLAIMS, version=4)

@@ -134,10 +134,10 @@ def _row(part, pair, d, n, estimator, replicate, value, truth, seconds, **extra)
 # and its sliced truth, child (2, n, r) draws replicate r of size n
 
 
-def truth_cell(label: str, d: int, shift: float, bimodal_z: float,
+def truth_cell(label: str, d: int, shift: float, bimodal_separation: float,
                sliced_truth_directions: int, seed) -> list[dict]:
     """The pair's exact W2 and the closed form on its true moments."""
-    pair = make_pair(label, d, seed, shift=shift, bimodal_z=bimodal_z,
+    pair = make_pair(label, d, seed, shift=shift, bimodal_separation=bimodal_separation,
                      sliced_truth_directions=sliced_truth_directions)
     cf, sec = _timed(gaussian_w2, pair.p.mean, pair.p.cov, pair.q.mean, pair.q.cov)
     extra = {"truth_error": pair.truth_error}
@@ -147,11 +147,11 @@ def truth_cell(label: str, d: int, shift: float, bimodal_z: float,
     return [_row("truth", label, d, 0, "closed_form_true", 0, cf, pair.truth, sec, **extra)]
 
 
-def sweep_cell(label: str, d: int, n: int, shift: float, bimodal_z: float,
+def sweep_cell(label: str, d: int, n: int, shift: float, bimodal_separation: float,
                sliced_truth_directions: int, ot_max_n: int, n_projections: int, seed,
                replicate: int) -> list[dict]:
     """Every estimator on one pair of independent n-samples."""
-    pair = make_pair(label, d, seed, shift=shift, bimodal_z=bimodal_z,
+    pair = make_pair(label, d, seed, shift=shift, bimodal_separation=bimodal_separation,
                      sliced_truth_directions=sliced_truth_directions)
     rng = child_generator(seed, 2, n, replicate)
     x, y = pair.p.sample(n, seed=rng), pair.q.sample(n, seed=rng)
@@ -193,32 +193,31 @@ def translation_cell(d: int, n: int, n_projections: int, seed, replicate: int) -
     return rows
 
 
-def gap_cell(gap_z: tuple[float, ...], shift: float) -> list[dict]:
-    """Bimodal 0.5 N(-z,1) + 0.5 N(z,1) vs the Gaussian of the same variance, shifted by 0 or
-    ``shift``, in d = 1 (with unit scales every quantity scales by sqrt(d), ratios do not change)."""
+def gap_cell(separations: tuple[float, ...], shift: float) -> list[dict]:
+    """Bimodal 0.5 N(-z,1) + 0.5 N(z,1) (z: each separation) vs the Gaussian of the same variance,
+    shifted by 0 or ``shift``, in d = 1 (with unit scales every quantity scales by sqrt(d), ratios
+    do not change)."""
     rows = []
-    for z in gap_z:
+    for z in separations:
         for s in (0.0, shift):
-            ka, kb = {"z": z}, {"var": 1 + z * z}
+            ka, kb = {"separation": z}, {"var": 1 + z * z}
             w1, err = truth_mod.cached_quantile_w2sq("bimodal", tuple(ka.items()), "gaussian",
                                                      tuple(kb.items()), 1.0, 0.0, s)
             cf = float(gaussian_w2(np.zeros(1), np.array([[1 + z * z]]), np.array([s]),
                                    np.array([[1 + z * z]])))
             w = math.sqrt(w1)
             rows.append(_row("gap", f"bimodal_z{z:g}_shift{s:g}", 1, 0, "closed_form_true", 0,
-                             cf, w, 0.0, z=z, shift=s,
+                             cf, w, 0.0, separation=z, shift=s,
                              excess_kurtosis=truth_mod.bimodal_excess_kurtosis(z),
                              truth_error=err / (2 * w) if w > 0 else math.sqrt(err)))
     return rows
 
 
-def _misrank(d, seed, z, scale, shift):
-    return misrank_laws(d, seed, z=z, scale=scale, shift=shift)
-
-
-def misrank_truth_cell(d: int, z: float, scale: float, shift: float, seed) -> list[dict]:
+def misrank_truth_cell(d: int, separation: float, scale: float, shift: float,
+                       seed) -> list[dict]:
     """Exact W2 and closed form of the features against the two codebook laws."""
-    f, a, b, keys_a, keys_b = _misrank(d, seed, z, scale, shift)
+    f, a, b, keys_a, keys_b = misrank_laws(d, seed, separation=separation, scale=scale,
+                                           shift=shift)
     rows = []
     for cb_label, law, keys in (("A_gaussian", a, keys_a), ("B_bimodal", b, keys_b)):
         w, err = product_truth(f, law, keys)
@@ -228,10 +227,11 @@ def misrank_truth_cell(d: int, z: float, scale: float, shift: float, seed) -> li
     return rows
 
 
-def misrank_cell(d: int, n: int, z: float, scale: float, shift: float, seed,
+def misrank_cell(d: int, n: int, separation: float, scale: float, shift: float, seed,
                  replicate: int) -> list[dict]:
     """The paper's loss and exact OT of one feature sample against one sample of each law."""
-    f, a, b, keys_a, keys_b = _misrank(d, seed, z, scale, shift)
+    f, a, b, keys_a, keys_b = misrank_laws(d, seed, separation=separation, scale=scale,
+                                           shift=shift)
     rng = child_generator(seed, 1, replicate)
     x = f.sample(n, seed=rng)
     rows = []
@@ -245,7 +245,7 @@ def misrank_cell(d: int, n: int, z: float, scale: float, shift: float, seed,
 
 
 def list_cells(cfg: W2Config) -> Iterator[Cell]:
-    pair_law = {"shift": cfg.shift, "bimodal_z": cfg.bimodal_z,
+    pair_law = {"shift": cfg.shift, "bimodal_separation": cfg.bimodal_separation,
                 "sliced_truth_directions": cfg.sliced_truth_directions}
     for label in cfg.pairs:
         for d in cfg.dims:
@@ -262,8 +262,10 @@ def list_cells(cfg: W2Config) -> Iterator[Cell]:
             yield Cell(f"translation-d{d}", translation_cell,
                        {"d": d, "n": cfg.translation_n, "n_projections": cfg.n_projections},
                        replicates=cfg.translation_replicates)
-    yield Cell("gap", gap_cell, {"gap_z": tuple(cfg.gap_z), "shift": cfg.shift}, seeded=False)
-    law = {"z": cfg.misrank_z, "scale": cfg.misrank_scale, "shift": cfg.misrank_shift}
+    yield Cell("gap", gap_cell, {"separations": tuple(cfg.gap_separations), "shift": cfg.shift},
+               seeded=False)
+    law = {"separation": cfg.misrank_separation, "scale": cfg.misrank_scale,
+           "shift": cfg.misrank_shift}
     for d in cfg.misrank_dims:
         yield Cell(f"misrank-truth-d{d}", misrank_truth_cell, {"d": d, **law},
                    stream=f"misrank-d{d}")

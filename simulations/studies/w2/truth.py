@@ -135,8 +135,8 @@ def product_pair_w2sq(x: ProductLaw, y: ProductLaw) -> tuple[float, float]:
 
 def base_source(label: str, **kw):
     """A unit-variance 1-D source by label: ``uniform``, ``laplace``, ``t<df>``, ``gaussian``,
-    ``bimodal`` (``0.5 N(-z, 1) + 0.5 N(z, 1)``, variance 1 + z^2, separation ``z``) or ``gaussian``
-    with a variance (``var``)."""
+    ``bimodal`` (``0.5 N(-z, 1) + 0.5 N(z, 1)``, variance 1 + z^2, z = ``separation``) or
+    ``gaussian`` with a variance (``var``)."""
 
     if label == "uniform":
         h = math.sqrt(3.0)
@@ -149,7 +149,7 @@ def base_source(label: str, **kw):
     if label == "gaussian":
         return make_source("gaussian", 1, cov=float(kw.get("var", 1.0)))
     if label == "bimodal":
-        z = float(kw["z"])
+        z = float(kw["separation"])
         return make_source("gaussian_mixture", 1, means=[[-z], [z]], covs=1.0, weights=[0.5, 0.5])
     raise ValueError(f"label must be uniform, laplace, t<df>, gaussian or bimodal, got {label!r}")
 
@@ -180,7 +180,7 @@ def gaussian_sliced_w2sq(m_s, c_s, m_t, c_t, *, n_directions: int, seed: SeedLik
 
 
 # ---------------------------------------------------------------------------------------------
-# the pairs of laws of the w2 study (see simulations/w2_comparison.py), each with its exact W2
+# the pairs of laws of the w2 study (see :mod:`.cells`), each with its exact W2
 
 GAUSSIAN_PAIRS = ("gauss_shift", "gauss_same")
 # label -> (features base, target base); bases have unit variance except the bimodal pair's
@@ -232,18 +232,18 @@ def _product_law(label, kw, d, scales, shift, rotation):
     return ProductLaw(base_source(label, **kw), scales, shift, rotation)
 
 
-def make_pair(label: str, d: int, seed, *, shift: float, bimodal_z: float,
+def make_pair(label: str, d: int, seed, *, shift: float, bimodal_separation: float,
               sliced_truth_directions: int) -> Pair:
     """The pair ``label`` in dimension d (random parts drawn from ``child(seed, 0)`` and the sliced
     truth's directions from ``child(seed, 1)``; cached, since every replicate of a cell asks)."""
     ss = as_seed_sequence(seed)
-    return _make_pair(label, d, ss.entropy, tuple(ss.spawn_key), float(shift), float(bimodal_z),
-                      int(sliced_truth_directions))
+    return _make_pair(label, d, ss.entropy, tuple(ss.spawn_key), float(shift),
+                      float(bimodal_separation), int(sliced_truth_directions))
 
 
 @functools.lru_cache(maxsize=64)
-def _make_pair(label: str, d: int, entropy, spawn_key: tuple, shift: float, bimodal_z: float,
-               sliced_truth_directions: int) -> Pair:
+def _make_pair(label: str, d: int, entropy, spawn_key: tuple, shift: float,
+               bimodal_separation: float, sliced_truth_directions: int) -> Pair:
     seed = np.random.SeedSequence(entropy, spawn_key=spawn_key)
     rng_pair, rng_dirs = child_generator(seed, 0), child_generator(seed, 1)
     if label in GAUSSIAN_PAIRS:
@@ -264,8 +264,8 @@ def _make_pair(label: str, d: int, entropy, spawn_key: tuple, shift: float, bimo
     if label not in PRODUCT_PAIRS:
         raise ValueError(f"label must be one of {PAIRS}, got label={label!r}")
     a, b = PRODUCT_PAIRS[label]
-    ka = {"z": bimodal_z} if a == "bimodal" else {}
-    kb = {"var": 1 + bimodal_z**2} if a == "bimodal" else {}
+    ka = {"separation": bimodal_separation} if a == "bimodal" else {}
+    kb = {"var": 1 + bimodal_separation**2} if a == "bimodal" else {}
     rot = haar_rotation(rng_pair, d)
     scales = default_scales(d)
     p = _product_law(a, ka, d, scales, 0.0, rot)
@@ -275,13 +275,13 @@ def _make_pair(label: str, d: int, entropy, spawn_key: tuple, shift: float, bimo
     return Pair(label, p, q, w2, err, cf, None, None)
 
 
-def misrank_laws(d: int, seed, *, z: float, scale: float, shift: float):
+def misrank_laws(d: int, seed, *, separation: float, scale: float, shift: float):
     """Features F (bimodal product, rotated), codebook law A (the Gaussian with F's moments) and
     codebook law B (F scaled by ``scale`` and shifted by ``shift``): ``(F, A, B, keys_A, keys_B)``;
     the rotation is drawn from ``child(seed, 0)``."""
     rot = haar_rotation(child_generator(seed, 0), d)
     scales = default_scales(d)
-    kf, ka = {"z": z}, {"var": 1 + z**2}
+    kf, ka = {"separation": separation}, {"var": 1 + separation**2}
     f = _product_law("bimodal", kf, d, scales, 0.0, rot)
     a = _product_law("gaussian", ka, d, scales, 0.0, rot)
     b = _product_law("bimodal", kf, d, scale * scales, shift, rot)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simulations.core.toy import bars_cell, calls, toy_study
+from tests.simulations.core.toy import TOY, ToyConfig, bars_cell, calls, toy_study
 from vqmatch.simulations.core.executors import (
     CellsFailed,
     Task,
@@ -22,9 +22,9 @@ ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def test_jobs_two_gives_the_rows_of_jobs_one(tmp_path):
-    serial = run_study(toy_study(), "quick", seed=4, out_dir=tmp_path / "a", progress=False)
+    serial = run_study(TOY, ToyConfig(), seed=4, out_dir=tmp_path / "a", progress=False)
     log = tmp_path / "log"
-    parallel = run_study(toy_study(log_dir=str(log)), "quick", seed=4, out_dir=tmp_path / "b",
+    parallel = run_study(TOY, ToyConfig(log_dir=str(log)), seed=4, out_dir=tmp_path / "b",
                          progress=False, jobs=2)
     assert parallel.rows == serial.rows  # "gram" is a BLAS reduction: same threads, same bits
     assert len(calls(log)) == 13
@@ -36,35 +36,35 @@ def test_a_failed_cell_is_reported_and_the_others_finish(tmp_path):
     log = tmp_path / "log"
     study = toy_study(log_dir=str(log), fail=True)
     with pytest.raises(CellsFailed) as err:
-        run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+        run_study(study, study.config("quick"), seed=0, out_dir=tmp_path, progress=False)
     assert err.value.failures == [("point-2", "ArithmeticError: cell x=2 exploded")]
     assert "point-2" in str(err.value) and "exploded" in str(err.value)
     # every other cell ran and is stored: a rerun only retries the failed one
     assert len(calls(log)) == 13
     with pytest.raises(CellsFailed):
-        run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+        run_study(study, study.config("quick"), seed=0, out_dir=tmp_path, progress=False)
     assert len(calls(log)) == 14 and calls(log).count("fail2") == 2
 
 
 def test_failures_in_worker_processes_are_reported(tmp_path):
     with pytest.raises(CellsFailed) as err:
-        run_study(toy_study(fail=True), "quick", seed=0, out_dir=tmp_path, progress=False, jobs=2)
+        run_study(TOY, ToyConfig(fail=True), seed=0, out_dir=tmp_path, progress=False, jobs=2)
     assert [name for name, _ in err.value.failures] == ["point-2"]
 
 
 def test_submitit_local_executor_writes_the_same_store(tmp_path, monkeypatch):
     import submitit  # noqa: F401  (in the 'test' extra: a missing install fails, it does not skip)
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    serial = run_study(toy_study(xs=(0.0, 1.0), replicates=2), "quick", seed=5,
+    serial = run_study(toy_study(xs=(0.0, 1.0), replicates=2), ToyConfig(xs=(0.0, 1.0), replicates=2), seed=5,
                        out_dir=tmp_path / "a", progress=False)
     log = tmp_path / "log"
     study = toy_study(xs=(0.0, 1.0), replicates=2, log_dir=str(log))
-    res = run_study(study, "quick", seed=5, out_dir=tmp_path / "b", progress=False,
+    res = run_study(study, study.config("quick"), seed=5, out_dir=tmp_path / "b", progress=False,
                     executor="submitit-local", slurm={"timeout_min": 5})
     assert res.rows == serial.rows and len(calls(log)) == 2 + 4 + 1
     assert not list((tmp_path / "b" / "results" / "toy" / "pending").glob("*.json"))
     # rerun: everything is stored, nothing is submitted
-    again = run_study(study, "quick", seed=5, out_dir=tmp_path / "b", progress=False,
+    again = run_study(study, study.config("quick"), seed=5, out_dir=tmp_path / "b", progress=False,
                       executor="submitit-local")
     assert again.n_cells_run == 0 and len(calls(log)) == 7
 
@@ -86,7 +86,7 @@ def test_executor_arguments_are_checked():
     with pytest.raises(ValueError, match="jobs"):
         run_tasks([object()], study="toy", jobs=0)
     with pytest.raises(ValueError, match="threads"):
-        run_study(toy_study(), "quick", out_dir=None, progress=False, threads=0)
+        run_study(TOY, ToyConfig(), out_dir=None, progress=False, threads=0)
 
 
 def test_slurm_config_files(tmp_path):

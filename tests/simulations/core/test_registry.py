@@ -33,14 +33,20 @@ def test_claim_decorator_registers_nothing_and_check_unique():
         return Measurement("m", "confirmed")
 
     assert isinstance(a, Claim) and a.evaluate(None).verdict == "confirmed"
-    study = toy_study()
-    check_unique([study], [a])
+    study = replace(toy_study(), claims=(a,))
+    check_unique([study])
+    twin = replace(a, study="other")  # the same id in another study
     with pytest.raises(ValueError, match="repeated claim id"):
-        check_unique([study], [a, a])
+        check_unique([study, replace(study, name="other", claims=(twin,))])
     with pytest.raises(ValueError, match="repeated study name"):
-        check_unique([study, study], [a])
-    with pytest.raises(ValueError, match="unknown studies"):
-        check_unique([replace(study, name="other")], [a])
+        check_unique([study, study])
+    with pytest.raises(ValueError, match="not claims of study other"):
+        replace(study, name="other")
+
+
+def test_a_study_declares_every_scale():
+    with pytest.raises(ValueError, match="scales"):
+        replace(toy_study(), scales={"quick": ToyConfig()})
 
 
 def test_measurement_rejects_unknown_verdict():

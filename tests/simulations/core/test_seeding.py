@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.simulations.core.toy import toy_study
+from tests.simulations.core.toy import TOY, ToyConfig
 from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.core.seeding import (
     as_generator,
@@ -59,11 +59,11 @@ def test_as_generator_and_torch_seed():
 
 
 def test_subsets_and_orders_of_cells_give_identical_rows():
-    full = run_study(toy_study(), "quick", seed=11, out_dir=None, progress=False)
-    subset = run_study(toy_study(xs=(2.0,), with_fixed=False), "quick", seed=11, out_dir=None,
+    full = run_study(TOY, ToyConfig(), seed=11, out_dir=None, progress=False)
+    subset = run_study(TOY, ToyConfig(xs=(2.0,), with_fixed=False), seed=11, out_dir=None,
                        progress=False)
     assert [r for r in full.rows if r["x"] == 2.0] == subset.rows
-    reordered = run_study(toy_study(xs=(2.0, 0.0, 1.0)), "quick", seed=11, out_dir=None,
+    reordered = run_study(TOY, ToyConfig(xs=(2.0, 0.0, 1.0)), seed=11, out_dir=None,
                           progress=False)
     key = lambda r: (r["x"], r.get("replicate", -1))  # noqa: E731
     assert sorted(full.rows, key=key) == sorted(reordered.rows, key=key)

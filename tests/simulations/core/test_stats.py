@@ -1,5 +1,6 @@
 """Statistics: t intervals, paired and one-sample t tests (against scipy), significance rules."""
 
+import json
 import math
 
 import numpy as np
@@ -7,8 +8,10 @@ import pytest
 from scipy import stats
 
 from vqmatch.simulations.core.stats import (
+    Estimate,
     TTest,
     enough,
+    loglog_fit,
     loglog_slope,
     mean_ci,
     one_sample_t,
@@ -23,10 +26,10 @@ from vqmatch.simulations.core.verdicts import ALPHA, ALPHA_DISAGREE, MIN_REPLICA
 
 def test_mean_ci_matches_t_interval_and_covers():
     ci = mean_ci([1.0, 2.0, 3.0, 4.0])
-    assert ci.mean == 2.5
+    assert ci.value == 2.5 and ci.df == 3 and ci.n == 4
     se = np.std([1, 2, 3, 4], ddof=1) / 2
-    assert math.isclose(ci.stderr, se)
-    assert math.isclose(ci.high - ci.mean, 3.182446305284263 * se, rel_tol=1e-9)  # t_{0.975,3}
+    assert math.isclose(ci.se, se)
+    assert math.isclose(ci.high - ci.value, 3.182446305284263 * se, rel_tol=1e-9)  # t_{0.975,3}
     rng = np.random.default_rng(0)
     cover = np.mean([(c := mean_ci(rng.normal(size=4))).low <= 0 <= c.high for _ in range(2000)])
     assert 0.935 <= cover <= 0.965  # exact t coverage even with 4 replicates
@@ -34,8 +37,8 @@ def test_mean_ci_matches_t_interval_and_covers():
 
 def test_mean_ci_known_values_and_levels():
     ci = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert ci.mean == 3.0 and math.isclose(ci.stderr, math.sqrt(2.5 / 5))
-    assert math.isclose(ci.high - ci.mean, 2.7764451051977987 * ci.stderr)  # t_{0.975, 4}
+    assert ci.value == 3.0 and math.isclose(ci.se, math.sqrt(2.5 / 5))
+    assert math.isclose(ci.high - ci.value, 2.7764451051977987 * ci.se)  # t_{0.975, 4}
     narrow = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0], level=0.9)
     assert ci.low < narrow.low < narrow.high < ci.high
 
@@ -86,7 +89,7 @@ def test_significant_needs_replicates_sign_and_level():
         : MIN_REPLICATES - 1])
     assert few.p < ALPHA and not significant(few, +1) and not enough(few)
     # Bonferroni: a p between ALPHA / m and ALPHA is significant alone, not among m comparisons
-    mid = TTest(1.0, 0.5, 1.5, 0.2, 5.0, 9, ALPHA / 2, 10)
+    mid = TTest(1.0, 0.5, 1.5, 0.2, 9, 10, t=5.0, p=ALPHA / 2)
     assert significant(mid, +1) and not significant(mid, +1, comparisons=4)
     assert not significant(None, +1)
     with pytest.raises(ValueError, match="sign"):
@@ -107,7 +110,30 @@ def test_ttest_text_and_round_trip():
     text = str(t)
     assert "t(4)" in text and "p =" in text and "[" in text
     assert "%" in t.relative(2.0)
-    assert TTest.from_dict(t.as_dict()) == t
+    assert TTest.from_json(json.loads(json.dumps(t.to_json()))) == t
+
+
+def test_estimate_is_the_one_json_form_of_an_interval():
+    """An Estimate and a TTest (an Estimate with its test) share the interval's JSON keys; NaN
+    survives the round trip (JSON null) and compares equal."""
+    e = mean_ci([1.0, 2.0, 4.0])
+    t = one_sample_t([1.0, 2.0, 4.0], 1.0)
+    assert set(e.to_json()) == {"value", "low", "high", "se", "df", "n", "level"}
+    assert set(e.to_json()) <= set(t.to_json())
+    assert (t.value, t.low, t.high, t.se, t.df, t.n) == (e.value, e.low, e.high, e.se, e.df, e.n)
+    nan = Estimate(1.0, math.nan, math.nan, math.nan, math.nan, 1)
+    assert Estimate.from_json(json.loads(json.dumps(nan.to_json()))) == nan
+    assert Estimate.from_json(e.to_json()) != nan
+    rel = e.divided_by(2.0)
+    assert (rel.value, rel.low, rel.high) == (e.value / 2, e.low / 2, e.high / 2)
+    assert e.divided_by(-1.0).ci == (-e.high, -e.low)
+
+
+def test_loglog_fit_is_the_slope_with_its_t_interval():
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    fit = loglog_fit(x, 3 * x ** -0.5 * np.array([1.0, 1.01, 0.99, 1.0]))
+    assert fit.value == pytest.approx(-0.5, abs=0.02) and fit.df == 2 and fit.n == 4
+    assert fit.low < fit.value < fit.high
 
 
 def test_z_score_and_slope():

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from tests.simulations.core.toy import calls, point_cell, replicate_cell, toy_study
+from tests.simulations.core.toy import TOY, ToyConfig, calls, point_cell, replicate_cell, toy_study
 from vqmatch.simulations.core.registry import Cell
 from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.core.store import StudyStore, cell_identity
@@ -36,10 +36,10 @@ def test_deterministic_cells_ignore_the_seed():
 
 def test_adding_a_grid_point_runs_only_the_new_cells(tmp_path):
     log = tmp_path / "log"
-    small = run_study(toy_study(log_dir=str(log)), "quick", seed=0, out_dir=tmp_path,
+    small = run_study(TOY, ToyConfig(log_dir=str(log)), seed=0, out_dir=tmp_path,
                       progress=False)
     before = len(calls(log))
-    bigger = run_study(toy_study(log_dir=str(log), xs=(0.0, 1.0, 2.0, 3.0)), "quick", seed=0,
+    bigger = run_study(TOY, ToyConfig(log_dir=str(log), xs=(0.0, 1.0, 2.0, 3.0)), seed=0,
                        out_dir=tmp_path, progress=False)
     assert len(calls(log)) - before == 4  # point-3 and its three replicates
     assert sorted(c for c in calls(log) if c.startswith("x3")) == ["x3", "x3-r0", "x3-r1", "x3-r2"]
@@ -50,10 +50,10 @@ def test_adding_a_grid_point_runs_only_the_new_cells(tmp_path):
 
 def test_adding_replicates_computes_only_the_missing_ones(tmp_path):
     log = tmp_path / "log"
-    three = run_study(toy_study(log_dir=str(log)), "quick", seed=0, out_dir=tmp_path,
+    three = run_study(TOY, ToyConfig(log_dir=str(log)), seed=0, out_dir=tmp_path,
                       progress=False)
     before = len(calls(log))
-    five = run_study(toy_study(log_dir=str(log), replicates=5), "quick", seed=0, out_dir=tmp_path,
+    five = run_study(TOY, ToyConfig(log_dir=str(log), replicates=5), seed=0, out_dir=tmp_path,
                      progress=False)
     added = len(calls(log)) - before
     assert added == 3 * 2  # replicates 3 and 4 of each x, nothing else
@@ -63,14 +63,14 @@ def test_adding_replicates_computes_only_the_missing_ones(tmp_path):
     kept = [r for r in five.rows if r.get("replicate", -1) < 3 and "replicate" in r]
     assert kept == old  # the first three replicates are the same numbers
     # fewer replicates later reuse the stored ones (nothing recomputed)
-    two = run_study(toy_study(log_dir=str(log), replicates=2), "quick", seed=0, out_dir=tmp_path,
+    two = run_study(TOY, ToyConfig(log_dir=str(log), replicates=2), seed=0, out_dir=tmp_path,
                     progress=False)
     assert len(calls(log)) == before + added and two.n_cells_run == 0
 
 
 def test_replicate_blocks_are_files(tmp_path):
     study = toy_study(xs=(0.0,), with_fixed=False, replicates=4)
-    run_study(study, "quick", seed=0, out_dir=tmp_path, progress=False)
+    run_study(study, study.config("quick"), seed=0, out_dir=tmp_path, progress=False)
     store = StudyStore(tmp_path, "toy", study.version, 0)
     cell = next(c for c in study.cells(study.config("quick")) if c.replicates)
     assert sorted(store.load(cell)) == [0, 1, 2, 3]

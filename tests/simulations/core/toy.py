@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vqmatch.simulations.core.registry import Cell, Study
+from vqmatch.simulations.core.jsondata import JsonData
+from vqmatch.simulations.core.registry import SCALES, Cell, Study
 from vqmatch.simulations.core.seeding import child_generator
 
 
@@ -86,12 +87,21 @@ def toy_cells(cfg: ToyConfig):
                    seeded=False)
 
 
-def toy_summary(cfg: ToyConfig, rows: list[dict]) -> dict:
-    return {"n_rows": len(rows), "mean": float(np.mean([r["value"] for r in rows]))}
+@dataclass(frozen=True, eq=False)
+class ToySummary(JsonData):
+    n_rows: int
+    mean: float
+
+    @classmethod
+    def from_rows(cls, cfg: ToyConfig, rows: list[dict]) -> ToySummary:
+        return cls(len(rows), float(np.mean([r["value"] for r in rows])))
 
 
 def toy_study(**config) -> Study:
+    """A study whose three scales are ``ToyConfig(**config)``."""
     cfg = ToyConfig(**config)
-    return Study(name="toy", description="toy", presets={"quick": cfg, "default": cfg},
-                 cells=toy_cells, summarize=toy_summary,
-                 parts=("a", "b") if cfg.parts else ())
+    return Study(name="toy", description="toy", scales={s: cfg for s in SCALES},
+                 cells=toy_cells, summary=ToySummary, parts=("a", "b") if cfg.parts else ())
+
+
+TOY = toy_study()  # runs any ToyConfig (a study without parts)

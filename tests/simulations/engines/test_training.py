@@ -10,7 +10,7 @@ import scipy.linalg
 
 from vqmatch.simulations.engines import training as tr
 
-TINY_TRAIN = tr.TrainSettings(n_codes=16, steps=10, batch_size=128, eval_every=5,
+TINY_TRAIN = tr.TrainSettings(codebook_size=16, steps=10, batch_size=128, eval_every=5,
                               eval_samples=512)
 
 
@@ -38,7 +38,7 @@ def test_evaluate_codebook_against_brute_force():
 @pytest.mark.parametrize("z", [0.0, 1.5])
 def test_bimodal_source_moments(z):
     d = 4
-    src = tr.feature_source("bimodal", z, d)
+    src = tr.feature_source("bimodal", d, separation=z)
     np.testing.assert_allclose(src.mean, np.zeros(d), atol=1e-12)
     np.testing.assert_allclose(src.cov, np.eye(d) + z * z * np.ones((d, d)), atol=1e-12)
     x = src.sample(40_000, seed=1)
@@ -53,17 +53,21 @@ def test_bimodal_source_moments(z):
 
 
 def test_other_sources_and_inits():
-    u = tr.feature_source("uniform", 2.0, 3)
+    u = tr.feature_source("uniform", 3, shift=2.0)
     np.testing.assert_allclose(u.mean, 2.0)
     np.testing.assert_allclose(np.diag(u.cov), 1 / 3)
-    g = tr.feature_source("gaussian", 5.0, 2)
+    g = tr.feature_source("gaussian", 2, shift=5.0)
     np.testing.assert_allclose(g.mean, 5.0)
-    t = tr.feature_source("student_t", 0.0, 2)
+    t = tr.feature_source("student_t", 2)
     np.testing.assert_allclose(np.diag(t.cov), 3.0)  # df / (df - 2) at df = 3
     init = tr.initial_codebook("uniform", 1000, 2, seed=0)
     assert init.dtype == np.float32 and init.min() >= -1 and init.max() <= 1
     with pytest.raises(ValueError, match="source"):
-        tr.feature_source("cauchy", 0.0, 2)
+        tr.feature_source("cauchy", 2)
+    with pytest.raises(ValueError, match="separation"):  # a shift is not a separation
+        tr.feature_source("bimodal", 2, shift=1.0)
+    with pytest.raises(ValueError, match="shift"):
+        tr.feature_source("gaussian", 2, separation=1.0)
     with pytest.raises(ValueError, match="init"):
         tr.initial_codebook("laplace", 4, 2, seed=0)
 
@@ -73,7 +77,7 @@ def test_eval_steps_include_start_and_end():
     assert tr.eval_steps(TINY_TRAIN) == [0, 5, 10]
 
 
-@pytest.mark.parametrize("bad", [{"steps": 0}, {"n_codes": 1}, {"batch_size": 1.5},
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"codebook_size": 1}, {"batch_size": 1.5},
                                  {"eval_every": True}])
 def test_train_settings_validation(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):

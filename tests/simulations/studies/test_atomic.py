@@ -12,21 +12,21 @@ from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.engines.training import TrainSettings
 from vqmatch.simulations.studies import CLAIMS, atomic
 from vqmatch.simulations.studies.atomic import config as ac
-from vqmatch.simulations.studies.atomic.summary import summarize
+from vqmatch.simulations.studies.atomic.summary import AtomicSummary
 
-TINY_TRAIN = TrainSettings(n_codes=16, steps=10, batch_size=128, eval_every=5, eval_samples=512)
+TINY_TRAIN = TrainSettings(codebook_size=16, steps=10, batch_size=128, eval_every=5,
+                           eval_samples=512)
 TINY = ac.AtomicConfig(
     quantizers=("vanilla", "online", "online_farthest", "wasserstein"), sources=("gaussian",),
     shifts=(0.0, 3.0), train=TINY_TRAIN, replicates=2, density_dims=(2,),
-    density_train=replace(TINY_TRAIN, n_codes=8), density_replicates=2)
-FIELDS = {"quantizer", "base", "source", "mu", "d", "n_codes", "replicate", "step", "error",
-          "utilization", "perplexity", "w2", "seconds", "part"}
+    density_train=replace(TINY_TRAIN, codebook_size=8), density_replicates=2)
+FIELDS = {"quantizer", "base", "source", "shift", "separation", "d", "codebook_size", "replicate",
+          "step", "error", "utilization", "perplexity", "w2", "seconds", "part"}
 
 
 @pytest.fixture(scope="module")
 def tiny_result():
-    study = replace(atomic.STUDY, presets={"quick": TINY})
-    return run_study(study, "quick", seed=5, out_dir=None, progress=False)
+    return run_study(atomic.STUDY, TINY, seed=5, out_dir=None, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,15 +43,15 @@ def test_config_validation(bad, name):
     with pytest.raises(ValueError, match=name):
         ac.AtomicConfig(**bad)
     with pytest.raises(TypeError, match="train"):
-        ac.AtomicConfig(train={"n_codes": 4})
+        ac.AtomicConfig(train={"codebook_size": 4})
 
 
-def test_presets_are_valid_and_full_is_the_papers_scale():
-    full = ac.PRESETS["full"].train
-    assert (full.n_codes, full.dim, full.steps, full.batch_size, full.eval_every,
+def test_full_scale_is_the_papers():
+    full = ac.SCALES["full"].train
+    assert (full.codebook_size, full.dim, full.steps, full.batch_size, full.eval_every,
             full.eval_samples) == (16384, 8, 2000, 50_000, 100, 200_000)
-    assert ac.PRESETS["full"].shifts == tuple(float(m) for m in range(9))
-    assert set(ac.PRESETS["full"].quantizers) == set(ac.ATOMIC_VARIANTS)
+    assert ac.SCALES["full"].shifts == tuple(float(m) for m in range(9))
+    assert set(ac.SCALES["full"].quantizers) == set(ac.ATOMIC_VARIANTS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,7 +67,8 @@ def test_rows_carry_the_documented_fields(tiny_result):
     assert {r["base"] for r in shift if r["quantizer"] == "online_farthest"} == {"online"}
     assert {r["quantizer"] for r in rows if r["part"] == "density"} == set(ac.DENSITY_VARIANTS)
     for r in rows:
-        assert 0 < r["utilization"] <= 1 and 1 <= r["perplexity"] <= r["n_codes"]
+        assert 0 < r["utilization"] <= 1 and 1 <= r["perplexity"] <= r["codebook_size"]
+        assert r["separation"] == 0.0
         assert r["error"] > 0 and r["w2"] >= 0
 
 
@@ -77,7 +78,7 @@ def test_common_random_numbers_across_variants(tiny_result):
     start = {}
     for r in tiny_result.rows:
         if r["step"] == 0 and r["part"] == "shift" and r["quantizer"] != "linear":
-            start.setdefault((r["mu"], r["replicate"]), set()).add((r["error"], r["w2"]))
+            start.setdefault((r["shift"], r["replicate"]), set()).add((r["error"], r["w2"]))
     assert all(len(v) == 1 for v in start.values())
     assert len({next(iter(v)) for v in start.values()}) == len(start)  # replicates differ
 
@@ -85,7 +86,7 @@ def test_common_random_numbers_across_variants(tiny_result):
 def test_initial_w2_is_the_mean_shift(tiny_result):
     """At step 0 the codebook is N(0, I) and the features N(mu 1, I): W2 ~ mu sqrt(d)."""
     for r in tiny_result.rows:
-        if r["step"] == 0 and r["part"] == "shift" and r["mu"] == 3.0:
+        if r["step"] == 0 and r["part"] == "shift" and r["shift"] == 3.0:
             assert r["w2"] == pytest.approx(3.0 * math.sqrt(8), rel=0.1)
 
 
@@ -112,7 +113,8 @@ def _synthetic(values, *, shifts=(0.0, 4.0), reps=6, noise=0.002, density=None, 
             e, u, w = f(mu)
             for r in range(reps):
                 rows.append({"part": "shift", "quantizer": q, "base": q, "source": "gaussian",
-                             "mu": mu, "d": 8, "n_codes": 64, "replicate": r, "step": 10,
+                             "shift": mu, "separation": 0.0, "d": 8, "codebook_size": 64,
+                             "replicate": r, "step": 10,
                              "seconds": 1.0, "error": e * (1 + noise * rng.standard_normal()),
                              "utilization": min(1.0, u + noise * rng.standard_normal()),
                              "perplexity": 10.0, "w2": w + noise * rng.standard_normal()})
@@ -120,12 +122,13 @@ def _synthetic(values, *, shifts=(0.0, 4.0), reps=6, noise=0.002, density=None, 
         for d in (2, 4, 8):
             for r in range(reps):
                 rows.append({"part": "density", "quantizer": target, "base": target,
-                             "source": "gaussian", "mu": 0.0, "d": d, "n_codes": 64,
+                             "source": "gaussian", "shift": 0.0, "separation": 0.0, "d": d,
+                             "codebook_size": 64,
                              "replicate": r, "step": 10, "seconds": 1.0,
                              "error": f(d) * (1 + noise * rng.standard_normal()),
                              "utilization": 1.0, "perplexity": 10.0, "w2": 0.1})
-    cfg = ac.PRESETS["quick"]
-    return StudyResult("atomic", "quick", 0, cfg, rows, summarize(cfg, rows), 0.0)
+    cfg = ac.SCALES["quick"]
+    return StudyResult("atomic", "quick", 0, cfg, rows, AtomicSummary.from_rows(cfg, rows), 0.0)
 
 
 def _paper_like(mu):
@@ -163,9 +166,9 @@ def test_shift_claims_refute_on_reversed_rows():
 
 def test_authors_table_is_attached():
     res = _synthetic(_paper_like(None))
-    row = next(a for a in res.summary["authors_comparison"]
-               if a["quantizer"] == "vanilla" and a["mu"] == 4.0)
-    assert row["authors_utilization"] == ac.AUTHORS_FINAL_STEP2000["gaussian"]["vanilla"][
+    row = next(a for a in res.summary.authors_comparison
+               if a.quantizer == "vanilla" and a.shift == 4.0)
+    assert row.authors_utilization == ac.AUTHORS_FINAL_STEP2000["gaussian"]["vanilla"][
         "utilization"][4]
 
 
@@ -183,6 +186,7 @@ def test_density_claim_follows_the_paired_difference(adjusted, verdict):
 def test_quick_preset_reproduces_the_collapse_and_the_anchor_effect():
     """The registry's quick preset (minutes): Wasserstein keeps U ~ 1 at mu = 4 while Vanilla and
     EMA collapse, and farthest anchors cost the Online baseline (the authors' CSVs: same signs)."""
-    res = run_study(atomic.STUDY, "quick", seed=0, out_dir=None, progress=False)
+    res = run_study(atomic.STUDY, atomic.STUDY.config("quick"), seed=0, out_dir=None,
+                    progress=False)
     assert CLAIMS["atomic.wasserstein_utilization"].evaluate(res).verdict == "confirmed"
     assert CLAIMS["atomic.online_anchor"].evaluate(res).verdict == "confirmed"

@@ -2,7 +2,6 @@
 
 import copy
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,20 +10,19 @@ from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.core.verdicts import MIN_REPLICATES
 from vqmatch.simulations.studies import CLAIMS, density
 from vqmatch.simulations.studies.density import config as od
-from vqmatch.simulations.studies.density.summary import parabola_argmin, summarize
+from vqmatch.simulations.studies.density.summary import DensitySummary, parabola_argmin
 
 TINY = od.DensityConfig(
-    lloyd_sources=("gaussian", "laplace"), lloyd_levels=(16, 32, 64),
-    kmeans_sources=("gaussian",), kmeans_dims=(2,), kmeans_codes=(48,),
+    lloyd_sources=("gaussian", "laplace"), lloyd_codebook_sizes=(16, 32, 64),
+    kmeans_sources=("gaussian",), kmeans_dims=(2,), kmeans_codebook_sizes=(48,),
     kmeans_samples_per_code=60, kmeans_replicates=5, kmeans_max_iter=50,
-    random_dims=(2, 16), random_codes=128, random_features=3000,
+    random_dims=(2, 16), random_codebook_size=128, random_features=3000,
     random_scale2=tuple(float(x) for x in np.geomspace(0.1, 5.0, 17)), random_replicates=6)
 
 
 @pytest.fixture(scope="module")
 def tiny_result():
-    tiny = replace(density.STUDY, presets={"quick": TINY})
-    return run_study(tiny, "quick", seed=11, out_dir=None, progress=False)
+    return run_study(density.STUDY, TINY, seed=11, out_dir=None, progress=False)
 
 
 def test_parabola_argmin_exact_for_a_parabola():
@@ -46,29 +44,33 @@ def test_candidates():
     assert c == {"classical d/(d+2)": 0.5, "matched 1": 1.0, "paper (d+2)/d": 2.0}
 
 
-def test_rows_carry_the_documented_fields(tiny_result):
-    est = tiny_result.summary["estimates"]
+def test_rows_and_summary_carry_the_documented_fields(tiny_result):
+    for r in tiny_result.rows:
+        assert {"part", "d", "codebook_size", "replicate", "distortion"} <= set(r)
+    est = tiny_result.summary.estimates
+    assert {(e.part, e.codebook_size) for e in est} >= {("lloyd_max", 64), ("kmeans", 48)}
     for e in est:
-        assert {"d", "source", "n_codes", "method", "exponent_hat", "exponent_ci", "candidates",
-                "distortion"} <= set(e)
-        assert e["exponent_ci"][0] <= e["exponent_hat"] <= e["exponent_ci"][1]
-    for r in tiny_result.summary["random_codebook"]:
-        assert {"d", "n_codes", "best_scale2", "best_scale2_theory", "gain_vs_matched"} <= set(r)
+        assert e.exponent.low <= e.exponent.value <= e.exponent.high
+        assert set(e.candidates) == set(e.p) == set(e.separation_se)
+    lloyd = [e for e in est if e.part == "lloyd_max"]
+    assert all(e.n_replicates == 1 and e.test.startswith("normal") for e in lloyd)
+    for r in tiny_result.summary.random_codebook:
+        assert r.codebook_size == 128 and r.best_scale2.n == 6 and r.best_scale2_theory > 1
 
 
 def test_tiny_run_measures_the_classical_exponent(tiny_result):
-    lloyd = [e for e in tiny_result.summary["estimates"] if e["part"] == "lloyd_max"]
+    lloyd = [e for e in tiny_result.summary.estimates if e.part == "lloyd_max"]
     for e in lloyd:
-        if e["n_codes"] == 64:
-            assert e["exponent_hat"] == pytest.approx(1 / 3, abs=0.03)
+        if e.codebook_size == 64:
+            assert e.exponent.value == pytest.approx(1 / 3, abs=0.03)
     assert CLAIMS["theorem2.exponent"].evaluate(tiny_result).verdict == "refuted"
     assert CLAIMS["theorem2.classical_exponent"].evaluate(tiny_result).verdict == "confirmed"
 
 
 def test_random_codebook_directions(tiny_result):
-    by_d = {r["d"]: r for r in tiny_result.summary["random_codebook"]}
-    assert by_d[2]["best_scale2"] > 1.3  # wider than the features (high-resolution regime)
-    assert by_d[16]["best_scale2"] < 1.0  # narrower (low-resolution regime)
+    by_d = {r.d: r for r in tiny_result.summary.random_codebook}
+    assert by_d[2].best_scale2.value > 1.3  # wider than the features (high-resolution regime)
+    assert by_d[16].best_scale2.value < 1.0  # narrower (low-resolution regime)
     m = CLAIMS["theorem2.random_codebook_optimum"].evaluate(tiny_result)
     assert m.verdict == "refuted"
     assert m.details["dims_wider_better"] == [2] and m.details["dims_narrower_better"] == [16]
@@ -77,7 +79,7 @@ def test_random_codebook_directions(tiny_result):
 def test_random_codebook_claim_needs_replicates(tiny_result):
     few = copy.deepcopy(tiny_result)
     few.rows = [r for r in few.rows if r.get("replicate", 0) < MIN_REPLICATES - 1]
-    few.summary = summarize(TINY, few.rows)
+    few.summary = DensitySummary.from_rows(TINY, few.rows)
     assert CLAIMS["theorem2.random_codebook_optimum"].evaluate(few).verdict == "inconclusive"
 
 
@@ -89,14 +91,14 @@ def test_evaluators_confirm_when_data_follow_the_paper(tiny_result):
         if "exponent_hat" in r:
             r["exponent_hat"] = r["candidates"]["paper (d+2)/d"] + next(noise)
             r["exponent_stderr"] = 0.05
-    fake.summary = summarize(TINY, fake.rows)
+    fake.summary = DensitySummary.from_rows(TINY, fake.rows)
     assert CLAIMS["theorem2.exponent"].evaluate(fake).verdict == "confirmed"
     assert CLAIMS["theorem2.classical_exponent"].evaluate(fake).verdict == "refuted"
 
 
 def test_panter_dite_claim(tiny_result):
     m = CLAIMS["theorem2.panter_dite"].evaluate(tiny_result)
-    rows = tiny_result.summary["panter_dite"]
-    assert [r["n_codes"] for r in rows] == [16, 32, 64]
-    assert all(r["k2_distortion"] < r["panter_dite"] for r in rows)  # approached from below
+    rows = tiny_result.summary.panter_dite
+    assert [r.codebook_size for r in rows] == [16, 32, 64]
+    assert all(r.k2_distortion < r.panter_dite for r in rows)  # approached from below
     assert m.verdict == "inconclusive"  # K = 64 is 3% short of the limit: between thresholds

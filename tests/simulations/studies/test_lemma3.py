@@ -1,7 +1,6 @@
 """The lemma3 study: its helpers, a tiny end-to-end run, and claim evaluators that can fail."""
 
 import copy
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,10 +9,11 @@ from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.sources import random_spd
 from vqmatch.simulations.studies import CLAIMS, lemma3
 from vqmatch.simulations.studies.lemma3.cells import _trace_term_scipy, repo_product_eigh_w2sq
-from vqmatch.simulations.studies.lemma3.summary import summarize
+from vqmatch.simulations.studies.lemma3.config import Lemma3Config
+from vqmatch.simulations.studies.lemma3.summary import Lemma3Summary
 from vqmatch.theory import gaussian_w2
 
-TINY = lemma3.Lemma3Config(monge_dims=(1, 3), monge_samples=4000, monge_replicates=6,
+TINY = Lemma3Config(monge_dims=(1, 3), monge_samples=4000, monge_replicates=6,
                            coupling_samples=60, ot_sizes=(25, 50, 100, 200), ot_replicates=8,
                            symmetry_dims=(2, 6), symmetry_pairs=4,
                            gelbrich_pairs=(("uniform", "laplace"), ("bimodal", "gaussian")),
@@ -22,9 +22,7 @@ TINY = lemma3.Lemma3Config(monge_dims=(1, 3), monge_samples=4000, monge_replicat
 
 @pytest.fixture(scope="module")
 def tiny_result():
-    study = lemma3.STUDY
-    tiny = replace(study, presets={"quick": TINY})
-    return run_study(tiny, "quick", seed=3, out_dir=None, progress=False)
+    return run_study(lemma3.STUDY, TINY, seed=3, out_dir=None, progress=False)
 
 
 def test_random_spd_condition_and_symmetry():
@@ -62,14 +60,13 @@ def test_tiny_run_rows_and_claims(tiny_result):
 
 
 def test_same_seed_same_rows():
-    study = lemma3.STUDY
-    tiny = replace(study, presets={"quick": lemma3.Lemma3Config(
+    tiny = Lemma3Config(
         monge_dims=(2,), monge_samples=500, monge_replicates=3, coupling_samples=20,
         ot_sizes=(10, 20, 30), ot_replicates=3, symmetry_dims=(2,), symmetry_pairs=2,
         gelbrich_pairs=(("uniform", "laplace"),), gelbrich_dims=(1,), gelbrich_samples=10,
-        gelbrich_replicates=2)})
-    a = run_study(tiny, "quick", seed=5, out_dir=None, progress=False)
-    b = run_study(tiny, "quick", seed=5, out_dir=None, progress=False)
+        gelbrich_replicates=2)
+    a = run_study(lemma3.STUDY, tiny, seed=5, out_dir=None, progress=False)
+    b = run_study(lemma3.STUDY, tiny, seed=5, out_dir=None, progress=False)
     assert a.rows == b.rows
 
 
@@ -79,7 +76,7 @@ def test_evaluators_refute_a_wrong_closed_form(tiny_result):
     for r in bad.rows:
         if r["check"] == "monge_mc":
             r["reference"] *= 1.5
-    bad.summary = summarize(TINY, bad.rows)
+    bad.summary = Lemma3Summary.from_rows(TINY, bad.rows)
     assert CLAIMS["lemma3.closed_form_equals_ot"].evaluate(bad).verdict == "refuted"
 
 
@@ -88,5 +85,5 @@ def test_evaluators_refute_a_violated_gelbrich_bound(tiny_result):
     for r in bad.rows:
         if r["check"] == "gelbrich":
             r["reference"] = r["value"] * 1.01
-    bad.summary = summarize(TINY, bad.rows)
+    bad.summary = Lemma3Summary.from_rows(TINY, bad.rows)
     assert CLAIMS["lemma3.gelbrich_bound"].evaluate(bad).verdict == "refuted"

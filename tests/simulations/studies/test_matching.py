@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from vqmatch.simulations.core.runner import run_study
 from vqmatch.simulations.core.seeding import cell_seed
-from vqmatch.simulations.core.stats import mean_ci
+from vqmatch.simulations.core.stats import Estimate, mean_ci
 from vqmatch.simulations.studies import CLAIMS, matching
 from vqmatch.simulations.studies.matching import cells as mc
 from vqmatch.simulations.studies.matching import config as mm
@@ -22,28 +22,32 @@ from vqmatch.simulations.studies.matching import theory as mt
 from vqmatch.theory import criterion_triple, nearest_code
 
 TINY = mm.MatchingConfig(
-    theorem1=mm.Theorem1Config(n_codes=(50, 200, 800), features_per_code=10, replicates=3),
+    theorem1=mm.Theorem1Config(codebook_sizes=(50, 200, 800), features_per_code=10, replicates=3),
     fig3=mm.Fig3Config(replicates=6),
-    appf=mm.AppFConfig(n_features=2000, n_codes=64, d=4, codes_sweep=(16, 64), dims_sweep=(2, 4),
-                       features_sweep=(2000,), shifts=(0.0, 1.0), scales=(1.0, 2.0),
-                       extra_scales=(0.75,), replicates=6),
-    appg=mm.AppGConfig(n_codes=128, n_features=2000, scales=(1e-3, 1e-1, 1.0), replicates=3),
-    utilization=mm.UtilizationConfig(n_codes=(2, 8), features_per_code=(1, 4), replicates=40,
-                                     disk_codes=(20,), disk_mass_samples=20_000,
-                                     disk_replicates=12),
+    appf=mm.AppFConfig(n_features=2000, codebook_size=64, d=4, codebook_size_sweep=(16, 64),
+                       dims_sweep=(2, 4), features_sweep=(2000,), shifts=(0.0, 1.0),
+                       scale_factors=(1.0, 2.0), extra_scale_factors=(0.75,), replicates=6),
+    appg=mm.AppGConfig(codebook_size=128, n_features=2000, scale_factors=(1e-3, 1e-1, 1.0),
+                       replicates=3),
+    utilization=mm.UtilizationConfig(codebook_sizes=(2, 8), features_per_code=(1, 4),
+                                     replicates=40, disk_codebook_sizes=(20,),
+                                     disk_mass_samples=20_000, disk_replicates=12),
 )
 IDS = ("matching.theorem1", "matching.fig3", "matching.fig3_error_is_rms", "matching.fig3_optimal",
        "matching.appf_error", "matching.appf_utilization", "matching.appf_perplexity",
        "matching.appg", "matching.appg_table", "matching.expected_utilization")
 
 
-def _tiny_study():
-    return replace(matching.STUDY, presets={"quick": TINY})
-
-
 @pytest.fixture(scope="module")
 def tiny_result():
-    return run_study(_tiny_study(), "quick", seed=5, out_dir=None, progress=False)
+    return run_study(matching.STUDY, TINY, seed=5, out_dir=None, progress=False)
+
+
+def _with(res, **parts):
+    """A copy of a result whose summary has the given parts replaced."""
+    fake = copy.copy(res)
+    fake.summary = replace(res.summary, **parts)
+    return fake
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +123,7 @@ def test_closed_form_known_values():
     assert mt.expected_utilization_matched_1d(1, 9) == 1.0
     # many codes, N = 4K: interior cells K p ~ Gamma(2)/2 -> E[U] -> 1 - E exp(-2 X) = 8/9
     assert mt.expected_utilization_matched_1d(100_000, 400_000) == pytest.approx(8 / 9, abs=1e-4)
-    with pytest.raises(ValueError, match="n_codes"):
+    with pytest.raises(ValueError, match="codebook_size"):
         mt.expected_utilization_matched_1d(0, 3)
 
 
@@ -220,11 +224,11 @@ def test_fig3_configurations_are_the_papers_eight():
 @pytest.mark.parametrize("build,match", [
     (lambda: mm.Theorem1Config(replicates=1), "replicates"),
     (lambda: mm.Theorem1Config(small_radius=1.2), "small_radius"),
-    (lambda: mm.Theorem1Config(n_codes=()), "n_codes"),
-    (lambda: mm.Fig3Config(n_codes=0), "n_codes"),
+    (lambda: mm.Theorem1Config(codebook_sizes=()), "codebook_sizes"),
+    (lambda: mm.Fig3Config(codebook_size=0), "codebook_size"),
     (lambda: mm.AppFConfig(families=("laplace",)), "families"),
-    (lambda: mm.AppFConfig(scales=(2.0, 3.0)), "scales"),
-    (lambda: mm.AppGConfig(scales=(1.0, 2.0)), "scales"),
+    (lambda: mm.AppFConfig(scale_factors=(2.0, 3.0)), "scale_factors"),
+    (lambda: mm.AppGConfig(scale_factors=(1.0, 2.0)), "scale_factors"),
     (lambda: mm.UtilizationConfig(disk_mass_samples=-5), "disk_mass_samples"),
 ])
 def test_config_validation(build, match):
@@ -232,12 +236,13 @@ def test_config_validation(build, match):
         build()
 
 
-def test_presets_reach_the_papers_scale():
-    full = mm.PRESETS["full"]
-    assert max(full.appf.codes_sweep) == 16384 and max(full.appf.features_sweep) == 1_000_000
+def test_full_scale_is_the_papers():
+    full = mm.SCALES["full"]
+    assert max(full.appf.codebook_size_sweep) == 16384
+    assert max(full.appf.features_sweep) == 1_000_000
     assert max(full.appf.dims_sweep) == 256 and full.appf.replicates >= 50
-    assert (full.appg.n_codes, full.appg.n_features, full.appg.d) == (8192, 100_000, 8)
-    assert (mm.PRESETS["quick"].appg.d, mm.PRESETS["quick"].fig3.n_codes) == (8, 400)
+    assert (full.appg.codebook_size, full.appg.n_features, full.appg.d) == (8192, 100_000, 8)
+    assert (mm.SCALES["quick"].appg.d, mm.SCALES["quick"].fig3.codebook_size) == (8, 400)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,22 +250,22 @@ def test_presets_reach_the_papers_scale():
 
 
 def test_rows_carry_the_documented_fields(tiny_result):
-    need = {"study", "config", "d", "n_codes", "n_features", "error_mse", "error_rms",
+    need = {"part", "case", "d", "codebook_size", "n_features", "error_mse", "error_rms",
             "utilization", "perplexity", "replicate", "paper"}
-    parts = {r["study"] for r in tiny_result.rows}
+    parts = {r["part"] for r in tiny_result.rows}
     assert parts == set(mm.PARTS)
     for r in tiny_result.rows:
         assert need <= set(r)
         assert r["error_rms"] == pytest.approx(math.sqrt(r["error_mse"]))
-    fig3 = [r for r in tiny_result.rows if r["study"] == "fig3" and r["config"] == "d"]
+    fig3 = [r for r in tiny_result.rows if r["part"] == "fig3" and r["case"] == "d"]
     assert fig3[0]["paper"]["perplexity"] == 344.9
+    assert tiny_result.summary.fig3.panel("d").paper["perplexity"] == 344.9
 
 
 def test_parts_selection_and_missing_parts():
-    res = run_study(_tiny_study(), "quick", seed=5, out_dir=None, progress=False,
-                    parts=["appg"])
-    assert {r["study"] for r in res.rows} == {"appg"}
-    assert res.summary["parts_present"] == ["appg"]
+    res = run_study(matching.STUDY, TINY, seed=5, out_dir=None, progress=False, parts=["appg"])
+    assert {r["part"] for r in res.rows} == {"appg"} and res.parts == ("appg",)
+    assert res.summary.parts_present == ("appg",) and res.summary.fig3 is None
     for cid in IDS:
         m = CLAIMS[cid].evaluate(res)
         if cid.startswith("matching.appg"):
@@ -272,47 +277,67 @@ def test_theorem1_verdict_can_go_both_ways(tiny_result):
     good = CLAIMS["matching.theorem1"].evaluate(tiny_result)
     assert good.details["matched"]["full"] and good.details["larger"]["not_full"]
     assert good.details["smaller"]["not_vanishing"] and good.details["shifted"]["fails"]
-    fake = copy.deepcopy(tiny_result)
-    case = fake.summary["theorem1"]["larger"]  # pretend the larger disk reached U = 1
-    for p in case["per_k"]:
-        p["utilization_limit"] = {"mean": 1.0, "low": 1.0, "high": 1.0, "stderr": 0.0, "n": 2}
+    t1 = tiny_result.summary.theorem1
+
+    def changed(case: str, change):
+        return _with(tiny_result, theorem1=replace(t1, cases=tuple(
+            change(c) if c.case == case else c for c in t1.cases)))
+
+    full = Estimate(1.0, 1.0, 1.0, 0.0, 1, 2)  # pretend the larger disk reached U = 1
+    fake = changed("larger", lambda c: replace(c, per_k=tuple(
+        replace(p, utilization_limit=full) for p in c.per_k)))
     assert CLAIMS["matching.theorem1"].evaluate(fake).verdict == "refuted"
-    fake = copy.deepcopy(tiny_result)  # or the matched disk's worst-case error stopped decaying
-    fake.summary["theorem1"]["matched"]["slopes"]["sup"] = {"slope": -0.01, "stderr": 0.01,
-                                                            "df": 100}
+    flat = Estimate(-0.01, -0.03, 0.01, 0.01, 100, 102)  # or the matched disk's stopped decaying
+    fake = changed("matched", lambda c: replace(c, sup_slope=flat))
     assert CLAIMS["matching.theorem1"].evaluate(fake).verdict == "refuted"
 
 
 def test_fig3_claims_can_go_both_ways(tiny_result):
-    fake = copy.deepcopy(tiny_result)
-    for c in fake.summary["fig3"]["configs"].values():
-        if c["paper"]:
-            c["z_paper_single_draw"] = {"error_rms": 0.5, "error_mse": 40.0, "utilization": 1.0,
-                                        "perplexity": -1.0}
-            c["p_paper_single_draw"] = {"error_rms": 0.6, "error_mse": 1e-30, "utilization": 0.3,
-                                        "perplexity": 0.3}
+    f3 = tiny_result.summary.fig3
+    z = {"error_rms": 0.5, "error_mse": 40.0, "utilization": 1.0, "perplexity": -1.0}
+    p = {"error_rms": 0.6, "error_mse": 1e-30, "utilization": 0.3, "perplexity": 0.3}
+    panels = tuple(replace(c, z_paper_single_draw=z, p_paper_single_draw=p) if c.paper else c
+                   for c in f3.panels)
+    fake = _with(tiny_result, fig3=replace(f3, panels=panels))
     assert CLAIMS["matching.fig3"].evaluate(fake).verdict == "confirmed"
     assert CLAIMS["matching.fig3_error_is_rms"].evaluate(fake).verdict == "refuted"
-    fake.summary["fig3"]["configs"]["c"]["p_paper_single_draw"]["perplexity"] = 1e-9
-    assert CLAIMS["matching.fig3"].evaluate(fake).verdict == "refuted"
-    diffs = fake.summary["fig3"]["paired_vs_matched"]["f"]
-    diffs["error_mse"].update(mean=-0.01, z=-10.0, p=1e-8)  # radius 0.8 beats matched on E
+    off = tuple(replace(c, p_paper_single_draw={**p, "perplexity": 1e-9}) if c.label == "c" else c
+                for c in panels)
+    assert CLAIMS["matching.fig3"].evaluate(
+        _with(tiny_result, fig3=replace(f3, panels=off))).verdict == "refuted"
+    paired = tuple(replace(d, error_mse=replace(d.error_mse, value=-0.01, t=-10.0, p=1e-8))
+                   if d.label == "f" else d for d in f3.paired_vs_matched)  # radius 0.8 wins E
+    fake = _with(tiny_result, fig3=replace(f3, panels=panels, paired_vs_matched=paired))
     assert CLAIMS["matching.fig3_optimal"].evaluate(fake).verdict == "refuted"
 
 
 def test_appf_claims_can_go_both_ways(tiny_result):
-    fake = copy.deepcopy(tiny_result)
-    for p in fake.summary["appf"]["points"]:
-        for v in p["values"]:
-            for c in ("error_mse", "utilization", "perplexity"):
-                v[f"diff_{c}"].update(advantage_z=-5.0, p=0.5)
-    assert CLAIMS["matching.appf_utilization"].evaluate(fake).verdict == "confirmed"
-    v = next(v for v in fake.summary["appf"]["points"][0]["values"]
-             if v["paper_grid"] and not v["matched"])
-    v["diff_utilization"].update(mean=0.2, advantage_z=8.0, p=1e-9)  # beats matched on U
-    assert CLAIMS["matching.appf_utilization"].evaluate(fake).verdict == "refuted"
-    v["diff_utilization"].update(p=1e-3)  # significant alone, not after Holm over the grid
-    assert CLAIMS["matching.appf_utilization"].evaluate(fake).verdict == "confirmed"
+    af = tiny_result.summary.appf
+
+    def diff(d, **test):
+        return replace(d, test=replace(d.test, **test), advantage_t=test.get("t", -5.0))
+
+    def values(change):
+        return replace(af, points=tuple(replace(p, values=tuple(change(i, v) for v in p.values))
+                                        for i, p in enumerate(af.points)))
+
+    quiet = values(lambda i, v: replace(v, **{f"diff_{c}": diff(v.diff(c), t=-5.0, p=0.5)
+                                              for c in ("error_mse", "utilization",
+                                                        "perplexity")}))
+    assert CLAIMS["matching.appf_utilization"].evaluate(
+        _with(tiny_result, appf=quiet)).verdict == "confirmed"
+    target = next(v for v in quiet.points[0].values if v.paper_grid and not v.matched)
+
+    def beat(p_value):  # one grid value beats matched on U
+        return replace(quiet, points=(replace(quiet.points[0], values=tuple(
+            replace(v, diff_utilization=diff(v.diff_utilization, value=0.2, t=8.0, p=p_value))
+            if v is target else v for v in quiet.points[0].values)), *quiet.points[1:]))
+
+    assert CLAIMS["matching.appf_utilization"].evaluate(
+        _with(tiny_result, appf=beat(1e-9))).verdict == "refuted"
+    # significant alone, not after Holm over the grid
+    assert CLAIMS["matching.appf_utilization"].evaluate(
+        _with(tiny_result, appf=beat(1e-3))).verdict == "confirmed"
 
 
 def test_appf_error_effect_at_d2_matches_an_independent_recomputation():
@@ -321,7 +346,7 @@ def test_appf_error_effect_at_d2_matches_an_independent_recomputation():
     k-d tree, a separate random stream): the study's 95% interval must contain it."""
     from scipy.spatial import cKDTree
 
-    q = mm.PRESETS["quick"].appf
+    q = mm.SCALES["quick"].appf
     reps = [mc.appf_cell("gaussian", 512, 2, 10_000, (0.0,), (1.0, 2.0), (), cell_seed(0, "t"), r)
             for r in range(q.replicates)]
     diffs = [next(x["error_mse"] for x in rows if x["value"] == 2.0 and x["kind"] == "scale")
@@ -346,15 +371,19 @@ def test_appg_claims_can_go_both_ways(tiny_result):
     assert CLAIMS["matching.appg"].evaluate(tiny_result).verdict == "confirmed"
     table = CLAIMS["matching.appg_table"].evaluate(tiny_result)
     assert table.verdict == "inconclusive" and "paper's size" in table.measured
-    fake = copy.deepcopy(tiny_result)
-    fake.summary["appg"]["gaussian"].update(slope=1.9, slope_stderr=0.001)
+    ag = tiny_result.summary.appg
+    steep = Estimate(1.9, 1.898, 1.902, 0.001, 7, 9)
+    fake = _with(tiny_result, appg=replace(ag, families=tuple(
+        replace(f, slope=steep) if f.family == "gaussian" else f for f in ag.families)))
     assert CLAIMS["matching.appg"].evaluate(fake).verdict == "refuted"
 
 
 def test_expected_utilization_claim_can_go_both_ways(tiny_result):
     assert CLAIMS["matching.expected_utilization"].evaluate(tiny_result).verdict == "confirmed"
-    fake = copy.deepcopy(tiny_result)
-    fake.summary["utilization"]["tests"][0].update(z_conditional=12.0, p_conditional=1e-20)
+    ut = tiny_result.summary.utilization
+    first, *rest = ut.tests
+    off = replace(first, residual=replace(first.residual, t=12.0, p=1e-20))
+    fake = _with(tiny_result, utilization=replace(ut, tests=(off, *rest)))
     assert CLAIMS["matching.expected_utilization"].evaluate(fake).verdict == "refuted"
 
 

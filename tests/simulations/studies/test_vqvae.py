@@ -8,18 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from vqmatch.simulations.cli import build_parser, main, vqvae_config
+from vqmatch.simulations.cli import build_parser, main, study_config
 from vqmatch.simulations.core.executors import thread_limit
 from vqmatch.simulations.core.registry import StudyResult
 from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.stats import Estimate, TTest
 from vqmatch.simulations.studies import CLAIMS, STUDIES, vqvae
 from vqmatch.simulations.studies.vqvae import config as vc
+from vqmatch.simulations.studies.vqvae import summary as vs
 from vqmatch.simulations.studies.vqvae.plan import format_plan, plan_runs
 from vqmatch.simulations.vqvae import TrainConfig, train
 
-TINY = vc.VQVAEConfig(train="quick-cpu", quantizers=("vanilla", "wasserstein"), codebook_sizes=(16,),
-                      seeds=2, overrides=("steps=8", "eval_every=4", "checkpoint_every=4",
-                                          "eval_images=24", "batch_size=16"),
+TINY = vc.VQVAEConfig(train_preset="quick-cpu", quantizers=("vanilla", "wasserstein"),
+                      codebook_sizes=(16,), replicates=2,
+                      overrides=("steps=8", "eval_every=4", "checkpoint_every=4", "eval_images=24",
+                                 "batch_size=16"),
                       gap_images=6, recon_images=2, power_iterations=3)
 TIMING = ("images_per_s", "seconds")
 
@@ -31,8 +34,7 @@ def _strip(rows):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("vqvae")
-    study = replace(vqvae.STUDY, presets={"quick": TINY})
-    return out, study, run_study(study, "quick", seed=0, out_dir=out, progress=False)
+    return out, vqvae.STUDY, run_study(vqvae.STUDY, TINY, seed=0, out_dir=out, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -40,7 +42,7 @@ def tiny(tmp_path_factory):
 
 
 def test_quick_grid_and_control_points():
-    cfg = vc.PRESETS["quick"]
+    cfg = vc.SCALES["quick"]
     points = cfg.points()
     paper = [p for p in points if p.setting == "paper"]
     control = [p for p in points if p.setting == "control"]
@@ -68,9 +70,9 @@ def test_gamma_applies_to_matching_quantizers_only():
 
 @pytest.mark.parametrize(("change", "match"), [
     ({"quantizers": ("nope",)}, "quantizer"),
-    ({"seeds": 0}, "seeds"),
+    ({"replicates": 0}, "replicates"),
     ({"codebook_sizes": ()}, "codebook_sizes"),
-    ({"train": "paper-mars"}, "preset"),
+    ({"train_preset": "paper-mars"}, "train_preset"),
     ({"overrides": ("no_such_key=1",)}, "no_such_key"),
     ({"gap_images": -1}, "gap_images"),
 ])
@@ -81,21 +83,36 @@ def test_grid_validation(change, match):
 
 def test_cli_flags_and_grid_file_build_the_grid(tmp_path):
     grid = tmp_path / "grid.toml"
-    grid.write_text('codebook_sizes = [32, 64]\nseeds = 3\n')
+    grid.write_text('codebook_sizes = [32, 64]\nreplicates = 3\n')
     args = build_parser().parse_args(
         ["vqvae", "--quick", "--grid", str(grid), "--quantizer", "vanilla", "--quantizer",
          "wasserstein", "--gamma", "0.1", "--set", "steps=12", "--data-root", "/data/x",
          "--no-control"])
-    cfg = vqvae_config(args, STUDIES["vqvae"])
+    cfg = study_config(args, STUDIES["vqvae"])
     assert cfg.quantizers == ("vanilla", "wasserstein") and cfg.codebook_sizes == (32, 64)
-    assert cfg.seeds == 3 and cfg.gammas == (0.1,) and cfg.control is False
+    assert cfg.replicates == 3 and cfg.gammas == (0.1,) and cfg.control is False
     base = cfg.base()
     assert base.steps == 12 and base.data_root == "/data/x"
     bad = tmp_path / "bad.json"
     bad.write_text('{"colour": "red"}')
     args = build_parser().parse_args(["vqvae", "--quick", "--grid", str(bad)])
     with pytest.raises(ValueError, match="colour"):
-        vqvae_config(args, STUDIES["vqvae"])
+        study_config(args, STUDIES["vqvae"])
+
+
+def test_the_papers_tables_are_named_grids(capsys):
+    study = STUDIES["vqvae"]
+    cfg = study_config(build_parser().parse_args(["vqvae", "--table", "table6"]), study)
+    assert cfg == vc.GRIDS["table6"] == study.config("table6")
+    assert cfg.train_preset == "paper-cifar10" and cfg.codebook_sizes == (8192, 16384, 32768)
+    changed = study_config(build_parser().parse_args(
+        ["vqvae", "--table", "table6", "--replicates", "1", "--train-preset", "paper-svhn"]), study)
+    assert (changed.replicates, changed.train_preset) == (1, "paper-svhn")
+    with pytest.raises(ValueError, match="--table"):  # a table is a grid of its own, not a scale's
+        study_config(build_parser().parse_args(["vqvae", "--quick", "--table", "table6"]), study)
+    with pytest.raises(SystemExit) as exc:
+        main(["vqvae", "--table", "table5"])
+    assert exc.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_cli_errors_are_one_line(capsys, tmp_path):
@@ -117,12 +134,12 @@ def test_cli_errors_are_one_line(capsys, tmp_path):
 def test_dry_run_lists_the_cells_and_estimates(tmp_path, capsys):
     entries = plan_runs(TINY, str(tmp_path), 0, vqvae.STUDY.version, measure=True)
     assert [e["key"] for e in entries] == [p.key for p in TINY.points()]
-    assert all(e["seeds_todo"] == 2 and e["s_per_step"] > 0 and e["estimated_s"] > 0
+    assert all(e["replicates_todo"] == 2 and e["s_per_step"] > 0 and e["estimated_s"] > 0
                for e in entries)
     text = format_plan(entries, jobs=2)
     assert "with --jobs 2" in text and entries[0]["key"] in text
     assert main(["vqvae", "--quick", "--dry-run", "--out", str(tmp_path), "--quantizer", "vanilla",
-                 "--codebook-size", "16", "--seeds", "1", "--no-control",
+                 "--codebook-size", "16", "--replicates", "1", "--no-control",
                  "--set", "batch_size=8"]) == 0
     assert "1 cells, 1 runs to train" in capsys.readouterr().out
 
@@ -133,7 +150,7 @@ def test_dry_run_lists_the_cells_and_estimates(tmp_path, capsys):
 
 def test_rows_carry_the_grid_and_the_metrics(tiny):
     _, _, res = tiny
-    need = {"quantizer", "codebook_size", "codebook_dim", "gamma", "beta", "codebook_lr", "seed",
+    need = {"quantizer", "codebook_size", "codebook_dim", "gamma", "beta", "codebook_lr", "replicate",
             "dataset", "step", "utilization", "perplexity", "error", "psnr", "ssim", "rec_loss",
             "images_per_s", "seconds", "setting"}
     assert all(need <= set(r) for r in res.rows)
@@ -145,11 +162,13 @@ def test_rows_carry_the_grid_and_the_metrics(tiny):
     assert {(r["beta"], r["gamma"], r["codebook_lr"]) for r in w} == {(0.1, 0.5, 0.02)}
     final = [r for r in res.rows if r["step"] == 8]
     assert all(r["gap_images"] == 6 and r["gap_mean"] > 0 and r["bound_mean"] > 0 for r in final)
-    assert {r["seed"] for r in res.rows} == {0, 1}
+    assert {r["replicate"] for r in res.rows} == {0, 1}
+    assert all(p.replicates == (0, 1) for p in res.summary.points)
 
 
 def test_common_random_numbers_across_quantizers(tiny):
-    """Seed r of every point trains with the same TrainConfig seed (same data order and init)."""
+    """Replicate r of every point trains with the same TrainConfig seed (same data order and
+    init)."""
     out, _, _ = tiny
     seeds = {}
     for f in (Path(out) / "results" / "vqvae" / "scratch").glob("*/r*/config.json"):
@@ -160,7 +179,7 @@ def test_common_random_numbers_across_quantizers(tiny):
 
 def test_rerun_reuses_and_an_interrupted_cell_resumes(tiny):
     out, study, res = tiny
-    again = run_study(study, "quick", seed=0, out_dir=out, progress=False)
+    again = run_study(study, TINY, seed=0, out_dir=out, progress=False)
     assert again.n_cells_run == 0 and again.rows == res.rows
     # an interrupted run: the stored result of one seed is lost, its checkpoint is not; also one
     # run killed half-way (its checkpoint at step 4 kept, the final one gone)
@@ -176,67 +195,79 @@ def test_rerun_reuses_and_an_interrupted_cell_resumes(tiny):
         (half / name).unlink(missing_ok=True)
     with thread_limit(1):  # as the executor runs every cell (thread count changes float sums)
         train(config, out_dir=half, resume=False, progress=False, stop_after=4)  # killed at 4
-    resumed = run_study(study, "quick", seed=0, out_dir=out, progress=False)
+    resumed = run_study(study, TINY, seed=0, out_dir=out, progress=False)
     assert resumed.n_cells_run == 2
     assert _strip(resumed.rows) == _strip(res.rows)
 
 
 def test_figures_draw_from_the_tiny_run(tiny):
-    out, _, _ = tiny
+    """make_figures reads the results folder through the summary type; the reconstructions figure
+    shows the original and one row per quantizer."""
+    out, _, res = tiny
+    from vqmatch.figures import make_figures
     from vqmatch.figures import vqvae as fig
 
-    names = {p.name for p in fig.make(out)}
+    names = {p.name for p in make_figures(out, studies=["vqvae"])["vqvae"]}
     assert {"vqvae_gap.png", "vqvae_recon.png"} <= names
+    recon = fig.draw(res.summary, Path(out) / "results" / "vqvae")["vqvae_recon"]
+    rows = [ax.get_ylabel() for ax in recon.axes if ax.get_ylabel()]
+    assert rows == ["original", "vanilla", "wasserstein"]
+    assert len(recon.axes) == 3 * 2 and all(ax.images for ax in recon.axes)  # 2 images per row
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 # ---------------------------------------------------------------------------------------------
 # claims on synthetic summaries
 
 
-def _point(q, u, psnr, k=1024, setting="paper", beta=None, lr=None, n=5):
-    def ci(m):
-        return {"mean": m, "ci": [m - 0.01, m + 0.01], "n": n, "sd": 0.01}
+def _est(m, n=5):
+    return Estimate(m, m - 0.01, m + 0.01, 0.01 / n ** 0.5, n - 1, n)
 
-    return {"quantizer": q, "codebook_size": k, "codebook_dim": 8, "dataset": "builtin",
-            "gamma": 0.5 if q == "wasserstein" else None, "beta": beta, "codebook_lr": lr,
-            "setting": setting, "utilization": ci(u), "psnr_y": ci(psnr), "psnr": ci(psnr),
-            "error": ci(0.1), "gap_mean": ci(0.01)}
+
+def _point(q, u, psnr, k=1024, setting="paper", beta=None, lr=None, n=5):
+    metrics = dict.fromkeys(("perplexity", "ssim", "rec_loss", "bound_mean",
+                             "gap_over_bound_median", "violation_rate", "gap_error_slope",
+                             "images_per_s", "seconds"))
+    return vs.VQVAEPoint(q, k, 8, "builtin", 0.5 if q == "wasserstein" else None, beta, lr,
+                         setting, tuple(range(n)), 10, **metrics, utilization=_est(u, n),
+                         psnr_y=_est(psnr, n), psnr=_est(psnr, n), error=_est(0.1, n),
+                         gap_mean=_est(0.01, n), recon_file=None)
 
 
 def _cmp(a, b, n=5, p=1e-6):
-    """A summary comparison of two means over n seeds, with a decisive t test (p) if n >= 2."""
+    """A summary comparison of two means over n replicates, with a decisive t test (p) if n >= 2."""
     diff = a - b
-    test = None if n < 2 else {"mean": diff, "ci": [diff - 0.01, diff + 0.01], "se": 0.004,
-                               "t": diff / 0.004, "df": n - 1, "p": p, "n": n, "a": a, "b": b}
-    return {"a": a, "b": b, "diff": diff, "seeds": n, "test": test}
+    test = None if n < 2 else TTest(diff, diff - 0.01, diff + 0.01, 0.004, n - 1, n,
+                                    t=diff / 0.004, p=p, a=a, b=b)
+    return vs.Paired(a, b, diff, n, test)
 
 
 def _result(w_u, v_u, ctl_w_u, ctl_v_u, n=5, violations=0, gap=(0.002, 0.004),
             gap_swapped=(0.002, 0.004)):
-    points = [_point("wasserstein", w_u, 25.0), _point("vanilla", v_u, 24.0),
+    points = (_point("wasserstein", w_u, 25.0), _point("vanilla", v_u, 24.0),
               _point("wasserstein", ctl_w_u, 24.5, setting="control"),
-              _point("vanilla", ctl_v_u, 24.0, setting="control")]
-    comps = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin", "other": "vanilla",
-              "utilization": _cmp(w_u, v_u, n), "psnr": _cmp(25.0, 24.0, n),
-              "psnr_y": _cmp(25.0, 24.0, n), "ssim": _cmp(0.8, 0.79, n),
-              "rec_loss": _cmp(0.01, 0.011, n), "gap_mean": _cmp(*gap, n)}]
-    control = [{"codebook_size": 1024, "codebook_dim": 8, "dataset": "builtin",
-                "baseline": "vanilla", "baseline_control_beta": 0.1,
-                "baseline_control_codebook_lr": 0.02, "wasserstein_control_beta": 1.0,
-                "wasserstein_control_codebook_lr": 5e-4,
-                "gain_paper": _cmp(w_u, v_u, n, p=1e-6 if abs(w_u - v_u) > 0.05 else 0.5),
-                "gain_swapped": _cmp(ctl_w_u, ctl_v_u, n,
-                                     p=1e-6 if abs(ctl_w_u - ctl_v_u) > 0.05 else 0.5),
-                "gap_swapped": _cmp(*gap_swapped, n), "psnr_swapped": _cmp(24.5, 24.0, n),
-                "baseline_change": _cmp(ctl_v_u, v_u, n)}]
+              _point("vanilla", ctl_v_u, 24.0, setting="control"))
+    comps = (vs.Comparison(1024, 8, "builtin", "vanilla", utilization=_cmp(w_u, v_u, n),
+                           psnr=_cmp(25.0, 24.0, n), psnr_y=_cmp(25.0, 24.0, n),
+                           ssim=_cmp(0.8, 0.79, n), rec_loss=_cmp(0.01, 0.011, n),
+                           gap_mean=_cmp(*gap, n)),)
+    control = (vs.Control(1024, 8, "builtin", "vanilla", baseline_control_beta=0.1,
+                          baseline_control_codebook_lr=0.02,
+                          gain_paper=_cmp(w_u, v_u, n, p=1e-6 if abs(w_u - v_u) > 0.05 else 0.5),
+                          baseline_change=_cmp(ctl_v_u, v_u, n), wasserstein_control_beta=1.0,
+                          wasserstein_control_codebook_lr=5e-4,
+                          gain_swapped=_cmp(ctl_w_u, ctl_v_u, n,
+                                            p=1e-6 if abs(ctl_w_u - ctl_v_u) > 0.05 else 0.5),
+                          gap_swapped=_cmp(*gap_swapped, n), psnr_swapped=_cmp(24.5, 24.0, n)),)
     images = 1000
-    gap = {"runs": 10, "images": images, "violations": violations,
-           "violation_rate": violations / images,
-           "violation_rate_ci": [0.0 if violations == 0 else 0.5 * violations / images,
-                                 min(1.0, 7.4 / images + 1.5 * violations / images)],
-           "gap_over_bound_median": 0.2}
-    summary = {"train": "quick-cpu", "points": points, "comparisons": comps, "control": control,
-               "gap": gap, "gap_scatter": {}, "paper": [], "largest_k": 1024, "curves": []}
+    rate = Estimate(violations / images, 0.0 if violations == 0 else 0.5 * violations / images,
+                    min(1.0, 7.4 / images + 1.5 * violations / images), float("nan"),
+                    float("nan"), images)
+    gap = vs.GapSummary(runs=10, images=images, violations=violations, violation_rate=rate,
+                        gap_over_bound_median=0.2)
+    summary = vs.VQVAESummary("quick-cpu", points, (), comps, control, gap, (), (), 1024)
     return StudyResult("vqvae", "quick", 0, TINY, [], summary, 0.0)
 
 
@@ -316,7 +347,8 @@ def test_kill_9_and_rerun_gives_the_rows_of_an_uninterrupted_run(tmp_path):
 
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps({"quantizers": ["vanilla", "wasserstein"], "codebook_sizes": [32],
-                                "seeds": 2, "control": False, "gap_images": 4, "recon_images": 2,
+                                "replicates": 2, "control": False, "gap_images": 4,
+                                "recon_images": 2,
                                 "power_iterations": 2,
                                 "overrides": ["steps=60", "eval_every=20", "checkpoint_every=10",
                                               "eval_images=32", "batch_size=16"]}))
@@ -337,7 +369,7 @@ def test_kill_9_and_rerun_gives_the_rows_of_an_uninterrupted_run(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p: p.stat().st_mtime_ns for p in cells.glob("*.json")}
-    assert 1 <= len(before) < 4  # 2 points x 2 seeds, one file per finished run
+    assert 1 <= len(before) < 4  # 2 points x 2 replicates, one file per finished run
     subprocess.run([*cmd, str(killed)], check=True, capture_output=True)
     assert {p: p.stat().st_mtime_ns for p in before} == before  # finished runs not redone
     assert len(list(cells.glob("*.json"))) == 4

@@ -8,24 +8,24 @@ import numpy as np
 import pytest
 
 from vqmatch.simulations.core.runner import run_study
+from vqmatch.simulations.core.stats import Estimate
 from vqmatch.simulations.studies import CLAIMS, w2
 from vqmatch.simulations.studies.w2 import cells as w2c
 from vqmatch.simulations.studies.w2 import truth as wt
-from vqmatch.simulations.studies.w2.summary import summarize
+from vqmatch.simulations.studies.w2.config import W2Config
+from vqmatch.simulations.studies.w2.summary import W2Summary
 from vqmatch.theory import gaussian_w2
 
-TINY = w2.W2Config(dims=(1, 8), sizes=(50, 100, 200, 400), ot_max_n=400, replicates=5,
+TINY = W2Config(dims=(1, 8), sizes=(50, 100, 200, 400), ot_max_n=400, replicates=5,
                    pairs=("gauss_shift", "gauss_same", "uniform_laplace"), n_projections=20,
-                   sliced_truth_directions=2000, gap_z=(1.5,), misrank_dims=(1,),
+                   sliced_truth_directions=2000, gap_separations=(1.5,), misrank_dims=(1,),
                    misrank_n=300, misrank_replicates=4, translation_n=50,
                    translation_replicates=4)
 
 
 @pytest.fixture(scope="module")
 def tiny_result():
-    study = w2.STUDY
-    tiny = replace(study, presets={"quick": TINY})
-    return run_study(tiny, "quick", seed=1, out_dir=None, progress=False)
+    return run_study(w2.STUDY, TINY, seed=1, out_dir=None, progress=False)
 
 
 def test_quantile_formula_two_gaussians():
@@ -127,13 +127,15 @@ def test_gaussian_sliced_truth_translation_and_bound():
 
 def test_config_validation():
     with pytest.raises(ValueError, match="dims"):
-        w2.W2Config(dims=(0, 2))
+        W2Config(dims=(0, 2))
     with pytest.raises(ValueError, match="sizes"):
-        w2.W2Config(sizes=(200, 100))
+        W2Config(sizes=(200, 100))
     with pytest.raises(ValueError, match="pairs"):
-        w2.W2Config(pairs=("nope",))
+        W2Config(pairs=("nope",))
     with pytest.raises(ValueError, match="replicates"):
-        w2.W2Config(replicates=1)
+        W2Config(replicates=1)
+    with pytest.raises(ValueError, match="separation"):
+        W2Config(gap_separations=(-1.0,))
     with pytest.raises(ValueError, match="label"):
         wt.base_source("cauchy")
 
@@ -147,11 +149,12 @@ def test_slopes_on_synthetic_rows():
                 rows.append({"part": "sweep", "pair": "gauss_same", "d": 8, "n": n, "estimator": est,
                              "replicate": r, "value": err, "truth": 0.0, "abs_error": err,
                              "seconds": 1e-3 * n, "target": 0.0, "target_error": err})
-    s = summarize(TINY, rows)
-    slopes = {x["estimator"]: x for x in s["slopes"]}
-    assert slopes["closed_form_emp"]["slope"] == pytest.approx(-0.5, abs=1e-9)
-    assert slopes["exact_ot"]["slope"] == pytest.approx(-0.1, abs=1e-9)
-    assert slopes["exact_ot"]["theory"] == pytest.approx(-1 / 8)
+    s = W2Summary.from_rows(TINY, rows)
+    slopes = {x.estimator: x for x in s.slopes}
+    assert slopes["closed_form_emp"].slope.value == pytest.approx(-0.5, abs=1e-9)
+    assert slopes["exact_ot"].slope.value == pytest.approx(-0.1, abs=1e-9)
+    assert slopes["exact_ot"].slope.df == 1 and slopes["exact_ot"].n_range == (100, 1600)
+    assert slopes["exact_ot"].theory == pytest.approx(-1 / 8)
 
 
 def test_tiny_run_rows_and_claims(tiny_result):
@@ -163,7 +166,8 @@ def test_tiny_run_rows_and_claims(tiny_result):
     ests = {r["estimator"] for r in rows if r["part"] == "sweep" and r["d"] == 8}
     assert ests == {"closed_form_emp", "exact_ot", "sliced", "max_sliced"}
     assert CLAIMS["w2.gelbrich_every_pair"].evaluate(tiny_result).verdict == "confirmed"
-    assert all(m["misranked"] for m in tiny_result.summary["misrank"])
+    assert all(m.misranked for m in tiny_result.summary.misrank)
+    assert {g.separation for g in tiny_result.summary.gap} == {1.5}
     for cid in ("w2.lemma3_large_sample", "w2.rates_closed_form_vs_exact_ot", "w2.sliced_relation",
                 "w2.surrogate_misranks"):
         assert CLAIMS[cid].evaluate(tiny_result).verdict != "refuted", cid
@@ -175,29 +179,31 @@ def test_same_pair_in_every_cell_of_one_pair_and_d(tiny_result):
 
 
 def test_gelbrich_claim_refutes_a_violation(tiny_result):
-    bad = copy.deepcopy(tiny_result)
-    bad.summary["gelbrich"][0]["holds"] = False
+    bad = copy.copy(tiny_result)
+    first, *rest = tiny_result.summary.gelbrich
+    bad.summary = replace(tiny_result.summary, gelbrich=(replace(first, holds=False), *rest))
     assert CLAIMS["w2.gelbrich_every_pair"].evaluate(bad).verdict == "refuted"
 
 
 def test_misrank_claim_refutes_when_rankings_agree(tiny_result):
-    bad = copy.deepcopy(tiny_result)
-    for m in bad.summary["misrank"]:
-        m["misranked"] = False
+    bad = copy.copy(tiny_result)
+    bad.summary = replace(tiny_result.summary, misrank=tuple(
+        replace(m, misranked=False) for m in tiny_result.summary.misrank))
     assert CLAIMS["w2.surrogate_misranks"].evaluate(bad).verdict == "refuted"
 
 
 def test_rates_claim_refutes_a_cursed_closed_form(tiny_result):
-    bad = copy.deepcopy(tiny_result)
-    for x in bad.summary["slopes"]:
-        if x["estimator"] == "closed_form_emp":
-            x["slope"], x["stderr"] = -0.05, 0.01
+    bad = copy.copy(tiny_result)
+    flat = Estimate(-0.05, -0.08, -0.02, 0.01, 2, 4)
+    bad.summary = replace(tiny_result.summary, slopes=tuple(
+        replace(x, slope=flat) if x.estimator == "closed_form_emp" else x
+        for x in tiny_result.summary.slopes))
     assert CLAIMS["w2.rates_closed_form_vs_exact_ot"].evaluate(bad).verdict == "refuted"
 
 
 @pytest.mark.slow
 def test_quick_preset_claims_confirmed():
-    res = run_study(w2.STUDY, "quick", seed=0, out_dir=None, progress=False)
+    res = run_study(w2.STUDY, w2.STUDY.config("quick"), seed=0, out_dir=None, progress=False)
     for cid in ("w2.rates_closed_form_vs_exact_ot", "w2.gelbrich_every_pair",
                 "w2.surrogate_misranks", "w2.sliced_relation", "w2.lemma3_large_sample"):
         assert CLAIMS[cid].evaluate(res).verdict == "confirmed", cid
