@@ -220,7 +220,7 @@ def gradient_gap_matching(res) -> Measurement:
     expected="only at the paper's setting (training preset paper-cifar10 or paper-svhn): each "
              "printed U and Y-channel PSNR is a plausible single run of ours: after its rounding, "
              "(x - mean) / (sd sqrt(1 + 1/n)) ~ t(n - 1) over our seeds has p >= "
-             f"{ALPHA} / (number of values); refuted below {ALPHA_DISAGREE}; other presets: "
+             f"{ALPHA} / (number of values); refuted below {ALPHA_DISAGREE}; other training presets: "
              "inconclusive",
     study="vqvae",
 )

@@ -37,7 +37,7 @@ Estimators (one replicate = one pair of independent n-samples, all estimators on
 ``sliced``
     :math:`\sqrt d\, SW_2` with ``n_projections`` directions uniform on the sphere (the quantity of
     POT's ``sliced_wasserstein_distance``, computed here by sorting the projections, which is exact
-    for equal-size uniform samples and ~50x faster than POT's general path at n = 1e5; POT returns
+    for equal-size uniform samples and cheaper than POT's general weighted path; POT returns
     :math:`SW_2 = (\text{mean}_\theta W_2^2(\theta_\#P_n, \theta_\#Q_n))^{1/2}`). For any coupling
     :math:`\gamma`,
     :math:`E_\theta (\theta\cdot(X - Y))^2 = E\|X - Y\|^2/d`, so :math:`d\,SW_2^2 \le W_2^2` with
@@ -104,8 +104,8 @@ def projected_costs(x: np.ndarray, y: np.ndarray, projections: np.ndarray) -> np
     ``projections``), for two uniform samples of the same size: sort and match.
 
     The quantity POT's ``sliced_wasserstein_distance`` / ``max_sliced_wasserstein_distance`` average
-    / maximise (the tests check equality with POT); POT's general path (arbitrary weights, quantile
-    interpolation) takes ~20 s at n = 1e5 where sorting takes well under a second.
+    / maximise (the tests check equality with POT), without POT's general path for arbitrary
+    weights (quantile interpolation), which large n makes slow.
     """
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")

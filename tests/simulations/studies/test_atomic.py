@@ -183,8 +183,8 @@ def test_density_claim_follows_the_paired_difference(adjusted, verdict):
 
 
 @pytest.mark.slow
-def test_quick_preset_reproduces_the_collapse_and_the_anchor_effect():
-    """The registry's quick preset (minutes): Wasserstein keeps U ~ 1 at mu = 4 while Vanilla and
+def test_quick_scale_reproduces_the_collapse_and_the_anchor_effect():
+    """The quick scale (minutes): Wasserstein keeps U ~ 1 at mu = 4 while Vanilla and
     EMA collapse, and farthest anchors cost the Online baseline (the authors' CSVs: same signs)."""
     res = run_study(atomic.STUDY, atomic.STUDY.config("quick"), seed=0, out_dir=None,
                     progress=False)

@@ -341,7 +341,7 @@ def test_appf_claims_can_go_both_ways(tiny_result):
 
 
 def test_appf_error_effect_at_d2_matches_an_independent_recomputation():
-    """The study's s = 2 vs s = 1 effect at d = 2, K = 512, N = 10,000 (the quick preset's cell,
+    """The study's s = 2 vs s = 1 effect at d = 2, K = 512, N = 10,000 (the quick scale's cell,
     60 paired replicates) against 300 independent paired draws computed another way (scipy's
     k-d tree, a separate random stream): the study's 95% interval must contain it."""
     from scipy.spatial import cKDTree
@@ -363,7 +363,7 @@ def test_appf_error_effect_at_d2_matches_an_independent_recomputation():
         e2 = np.mean(cKDTree(2 * c).query(x)[0] ** 2)
         indep.append((e2 - e1) / e1)
     truth = float(np.mean(indep))
-    assert -0.09 < truth < -0.03  # s = 2 is better by about 6 % (the issue's 6.1 % +- 0.6 %)
+    assert -0.09 < truth < -0.03  # s = 2 is better by about 6 %
     assert ci[0] <= truth <= ci[1]
 
 

@@ -99,8 +99,8 @@ def test_claims_refute_when_moment_matching_is_enough():
 
 
 @pytest.mark.slow
-def test_quick_preset_shows_moment_matching_wasting_codes():
-    """Quick preset (minutes): on 0.5 N(4*1, I) + 0.5 N(-4*1, I) Wasserstein VQ's utilization
+def test_quick_scale_shows_moment_matching_wasting_codes():
+    """Quick scale (minutes): on 0.5 N(4*1, I) + 0.5 N(-4*1, I) Wasserstein VQ's utilization
     drops far below its z = 0 value."""
     res = run_study(robustness.STUDY, robustness.STUDY.config("quick"), seed=0, out_dir=None,
                     progress=False)

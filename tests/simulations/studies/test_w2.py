@@ -202,7 +202,7 @@ def test_rates_claim_refutes_a_cursed_closed_form(tiny_result):
 
 
 @pytest.mark.slow
-def test_quick_preset_claims_confirmed():
+def test_quick_scale_claims_confirmed():
     res = run_study(w2.STUDY, w2.STUDY.config("quick"), seed=0, out_dir=None, progress=False)
     for cid in ("w2.rates_closed_form_vs_exact_ot", "w2.gelbrich_every_pair",
                 "w2.surrogate_misranks", "w2.sliced_relation", "w2.lemma3_large_sample"):
