@@ -92,7 +92,8 @@ class TrainConfig:
     device: str = "auto"  # auto (CUDA if available, else CPU) | cpu | cuda
     amp: bool = True  # bf16 autocast on CUDA (never on CPU)
     tf32: bool = True  # TF32 matmuls / convolutions on CUDA
-    compile: bool = False  # torch.compile the encoder and decoder
+    compile: bool = False  # torch.compile the encoder and decoder (CPU: 0.9x the step, ~1 min to compile)
+    fast: bool = True  # foreach Adam and clipping (bitwise the rows of fast=False, the previous loop)
     deterministic: bool = False  # torch.use_deterministic_algorithms during the run
 
     def __post_init__(self):

@@ -72,6 +72,11 @@ def _halve(img: np.ndarray) -> np.ndarray:
     return (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]) * np.float32(0.25)
 
 
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """Rounded to the nearest integer and clipped to [0, 255], as uint8."""
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
 def _patches(img: np.ndarray, size: int, stride: int) -> np.ndarray:
     """All size x size patches at the given stride, row-major: (n, size, size, 3)."""
     if min(img.shape[:2]) < size:
@@ -106,7 +111,9 @@ def builtin_patches(split: str, size: int = 32) -> tuple[np.ndarray, tuple[str, 
         while min(img.shape[:2]) >= MAX_SHORT_SIDE:  # retina: 1411 -> 705 (else it dominates)
             img = _halve(img)
         for _ in range(3):  # scales 1, 1/2, 1/4
-            p = _patches(img, size, stride)
+            # rounded once per image, then cut: the same bytes as rounding the float patches, without
+            # their 260 MB float32 copy (both splits in 0.2 s instead of 0.8-1.3 s in a new process)
+            p = _patches(_to_uint8(img), size, stride)
             chunks.append(p)
             sources += [name] * len(p)
             img = _halve(img)
@@ -121,10 +128,10 @@ def builtin_patches(split: str, size: int = 32) -> tuple[np.ndarray, tuple[str, 
     for i in keep:
         face = Image.fromarray(np.clip(lfw[i] * 255.0, 0, 255).astype(np.float32))
         up = np.asarray(face.resize((size, size), Image.BICUBIC), dtype=np.float32)
-        faces.append(np.repeat(up[:, :, None], 3, axis=2))
+        faces.append(np.repeat(_to_uint8(up)[:, :, None], 3, axis=2))
         sources.append(f"lfw{i:03d}")
     chunks.append(np.stack(faces))
-    arr = np.clip(np.rint(np.concatenate(chunks)), 0, 255).astype(np.uint8)
+    arr = np.concatenate(chunks)
     arr.setflags(write=False)
     return arr, tuple(sources)
 

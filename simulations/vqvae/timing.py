@@ -49,7 +49,8 @@ def time_training_step(config: TrainConfig, *, steps: int = 3, warmup: int = 1,
         if cuda:
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        train_step(model, optimizer, x, grad_clip=config.grad_clip, autocast=autocast)
+        train_step(model, optimizer, x, grad_clip=config.grad_clip, autocast=autocast,
+                   foreach=True if config.fast else None)
         if cuda:
             torch.cuda.synchronize(device)
         if i >= warmup:

@@ -174,3 +174,30 @@ def test_kill_9_then_rerun_finishes_with_the_same_numbers(tmp_path):
 
 def test_matching_family_is_consistent():
     assert set(MATCHING) <= set(QUANTIZERS)
+
+
+@pytest.mark.parametrize("name", ["wasserstein", "online", "sliced"])
+def test_fast_path_gives_the_rows_of_the_previous_loop(tmp_path, tiny_config, name):
+    # fast=True changes only the implementation of Adam and of the gradient clipping (foreach
+    # kernels instead of a loop over the parameters): the same float32 operations on every
+    # element, so the rows and the trained weights must be bitwise those of fast=False
+    config = dataclasses.replace(tiny_config, quantizer=name, steps=6, eval_every=3)
+    fast = train(config, tmp_path / "fast", progress=False)
+    slow = train(dataclasses.replace(config, fast=False), tmp_path / "slow", progress=False)
+    assert _metrics(fast.rows) == _metrics(slow.rows) and len(fast.rows) == 2
+    a = torch.load(tmp_path / "fast" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "slow" / "checkpoint.pt", weights_only=False)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[i][k], sb[i][k]) for i in sa for k in sa[i])
+    # fast does not change the numbers, so a run may be resumed with the other value
+    resumed = train(config, tmp_path / "slow", progress=False)
+    assert resumed.rows == slow.rows
+
+
+def test_fast_uses_foreach_adam(tiny_config):
+    model, settings = build_model(tiny_config)
+    assert make_optimizer(model, tiny_config, settings).defaults["foreach"] is True
+    old = dataclasses.replace(tiny_config, fast=False)
+    assert make_optimizer(model, old, settings).defaults["foreach"] is None
