@@ -36,6 +36,18 @@ COLLAPSED_U = 0.25
 FULL_U = 0.99
 """Utilization that counts as full in the N -> infinity limit of a static codebook (Theorem 1)."""
 
+PLATEAU_FRACTION = 0.75
+"""A training run is judged at a plateau by comparing its final evaluation with the one at this
+fraction of its steps."""
+
+PLATEAU_U = 0.02
+"""Largest change of held-out U over the last quarter of training (mean over replicates) that still
+counts as a plateau."""
+
+PLATEAU_E = 0.10
+"""Largest relative change of held-out E over the last quarter of training (mean over replicates)
+that still counts as a plateau."""
+
 
 PAIRED_TEST = (f"paired t test over replicates (df = n - 1), significant at p < {ALPHA} with at "
                f"least {MIN_REPLICATES} pairs")

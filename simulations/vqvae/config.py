@@ -15,7 +15,8 @@ wasserstein               0.1     0.5    0.02      N(0, 0.01^2)                q
 alpha (codebook term) is 1.0 for all; the terms are element-wise means (``reduction="mean"``, as the
 authors' ``F.mse_loss``). Not in the paper's VQ-VAE, our choices: ``mmd``, ``sliced``,
 ``density_wasserstein`` (the names in :data:`MATCHING`) use the Wasserstein setup (beta 0.1,
-gamma 0.5, codebook lr 0.02, N(0, 0.01^2); density_wasserstein also the queue); ``linear`` and
+gamma 0.5, codebook lr 0.02, N(0, 0.01^2); density_wasserstein also the queue; mmd compares the
+features with a random 1024 of the codes per step, since its kernel sums cost O((n + m)^2)); ``linear`` and
 ``ste++`` (and any other name) use vanilla's, except that ``linear``'s frozen codes are N(0, 1/d)
 (SimVQ's scale: U(-1/K, 1/K) codes would need a huge map). Online uses the CVQ-VAE (nearest-feature)
 anchor; ``quantizer_options={'anchor': 'farthest'}`` reproduces the authors' port.
@@ -38,14 +39,16 @@ import types
 import typing
 from dataclasses import dataclass
 
-__all__ = ["BASELINE_BETA", "MATCHING", "MATCHING_BETA", "MATCHING_CODEBOOK_LR", "PRESETS", "TrainConfig",
-           "apply_overrides", "preset", "quantizer_settings"]
+__all__ = ["BASELINE_BETA", "MATCHING", "MATCHING_BETA", "MATCHING_CODEBOOK_LR", "MATCHING_GAMMA",
+           "PRESETS", "TrainConfig", "apply_overrides", "preset", "quantizer_settings"]
 
 MATCHING = ("wasserstein", "mmd", "sliced", "density_wasserstein")  # the Wasserstein optimiser setup
 # the authors' settings (module docstring): commitment weight beta of the matching quantizers and of
 # the baselines, and the matching quantizers' codebook lr
 MATCHING_BETA, BASELINE_BETA, MATCHING_CODEBOOK_LR = 0.1, 1.0, 0.02
+MATCHING_GAMMA = 0.5  # the matching-loss weight gamma of the authors' code
 _QUEUED = ("wasserstein", "density_wasserstein")
+MMD_CODES = 1024  # codes per step in the MMD term (K above it: an unbiased random subsample)
 LR_SCHEDULES = ("constant", "warmup_cosine")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -161,9 +164,11 @@ def quantizer_settings(config: TrainConfig) -> dict:
     opts: dict = {"seed": config.seed, "reduction": "mean", "alpha": config.alpha, "beta": beta}
     if matching:
         opts |= {"init": "gaussian", "init_scale": 0.01,
-                 "weight": config.gamma if config.gamma is not None else 0.5}
+                 "weight": config.gamma if config.gamma is not None else MATCHING_GAMMA}
         if name in _QUEUED:
             opts["queue_size"] = config.queue_size
+        if name == "mmd":  # a random 1024 of the codes per step: the kernel sums cost O((n + m)^2)
+            opts["max_codes"] = MMD_CODES
     elif name == "ema":
         opts |= {"init": "gaussian", "init_scale": 1.0 / k, "decay": 0.8, "eps": 1e-5}
     elif name == "linear":

@@ -8,9 +8,11 @@ Every source gives a train and a held-out split of RGB images in [-1, 1] (float3
   (retina), then cut into 32x32 patches at scales 1, 1/2 and 1/4 (2x2 box averaging), plus the 200
   LFW-subset images (25x25 grey, bicubic upsampled to 32x32, replicated to RGB). Synthetic images
   (chessboards, phantom, logo, text, page) are not used. The split is BY SOURCE IMAGE and fixed:
-  held out are the photographs ``chelsea`` and ``coffee`` and every fifth LFW image (indices 4, 9,
-  ..., 199); train patches use stride 16 (overlapping), held-out patches stride 32. Sizes: 21,154
-  train patches (14 photographs, 160 LFW images), 482 held-out (chelsea 160, coffee 282, 40 LFW).
+  held out are the photographs ``chelsea``, ``coffee`` and ``clock_motion`` (grey) and every fifth
+  LFW image (indices 4, 9, ..., 199); train patches use stride 16 (overlapping), held-out patches
+  stride 32. Sizes: 21,154 train patches (14 photographs, 160 LFW images), 620 held-out (chelsea
+  160, coffee 282, clock_motion 138, 40 LFW): 39,680 held-out tokens at 8x8 tokens per patch, more
+  than 8 per code at K = 4096.
   Built in about a second, cached in memory.
 * ``cifar10`` / ``svhn``: the on-disk formats torchvision writes (``<root>/cifar-10-batches-py/``,
   ``<root>/{train,test}_32x32.mat``), read directly; torchvision (the ``vision`` extra) is needed only
@@ -45,7 +47,7 @@ __all__ = ["BUILTIN_HELDOUT", "BUILTIN_TRAIN", "DATASETS", "Loaders", "builtin_p
 DATASETS = ("builtin", "cifar10", "svhn", "folder")
 BUILTIN_TRAIN = ("astronaut", "hubble_deep_field", "ihc", "motorcycle_left", "motorcycle_right", "retina",
                  "rocket", "color", "camera", "brick", "grass", "gravel", "moon", "coins")
-BUILTIN_HELDOUT = ("chelsea", "coffee")
+BUILTIN_HELDOUT = ("chelsea", "coffee", "clock_motion")
 _BUILTIN_FILES = {"hubble_deep_field": "hubble_deep_field.jpg", "retina": "retina.jpg",
                   "rocket": "rocket.jpg"}
 LFW_HELDOUT_EVERY = 5

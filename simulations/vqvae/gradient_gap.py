@@ -92,11 +92,13 @@ def load_trained(config, out_dir: str | Path, device: str | torch.device = "cpu"
 
 
 def final_measurements(config, out_dir: str | Path, *, gap_images: int, recon_images: int,
-                       power_iterations: int = 20) -> dict:
+                       power_iterations: int = 20, latent_points: int = 0) -> dict:
     """What a finished run adds to its last row: the gradient gap on ``gap_images`` evenly spaced
-    held-out images (summaries below) and ``recon_images`` reconstructions saved to
-    ``out_dir/recon.npz`` (uint8 originals and reconstructions, for the figure). Runs on the
-    training device of ``config``."""
+    held-out images (summaries below), ``recon_images`` reconstructions saved to
+    ``out_dir/recon.npz`` (uint8 originals and reconstructions, for the figure) and, with
+    ``latent_points``, the latent-space picture of the whole held-out split saved to
+    ``out_dir/latent.npz`` (:func:`vqmatch.simulations.vqvae.tokens.latent_projection`; its W2 also
+    in the row as ``latent_w2``). Runs on the training device of ``config``."""
     from ..core.stats import loglog_slope
     from .data import evenly_spaced, make_datasets
     from .train import resolve_device
@@ -137,4 +139,11 @@ def final_measurements(config, out_dir: str | Path, *, gap_images: int, recon_im
 
         np.savez_compressed(Path(out_dir) / "recon.npz", original=u8(x), reconstruction=u8(rec))
         out["recon_file"] = "recon.npz"
+    if latent_points:
+        from .tokens import latent_projection
+
+        everything = torch.stack([torch.as_tensor(heldout[i]) for i in range(len(heldout))])
+        lat = latent_projection(model, everything, points=latent_points, seed=config.seed)
+        np.savez_compressed(Path(out_dir) / "latent.npz", **{k: np.asarray(v) for k, v in lat.items()})
+        out.update({"latent_file": "latent.npz", "latent_w2": lat["w2"]})
     return out

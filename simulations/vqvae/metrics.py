@@ -109,7 +109,7 @@ def evaluate(model, loader, device: torch.device, *, amp_dtype: torch.dtype | No
     """Evaluate ``model`` (a :class:`~vqmatch.simulations.vqvae.model.VQVAE`, put in eval mode and
     restored) on every batch of ``loader``; under torch.distributed every rank passes its shard and
     the sums are all-reduced. Returns utilization, perplexity, error, psnr, psnr_y, ssim, rec_loss,
-    lpips, images."""
+    lpips, images and tokens (the held-out token count U is measured on)."""
     was_training = model.training
     model.eval()
     k = model.quantizer.codebook_size
@@ -145,5 +145,6 @@ def evaluate(model, loader, device: torch.device, *, amp_dtype: torch.dtype | No
     return {"utilization": utilization, "perplexity": perplexity, "error": float(sums[2]) / n_tok,
             "psnr": float(sums[4]) / n_img, "psnr_y": float(sums[5]) / n_img, "ssim": float(sums[6]) / n_img,
             "rec_loss": float(sums[3]) / float(sums[8]),
-            "lpips": float(sums[7]) / n_img if use_lpips else None, "images": int(n_img)}
+            "lpips": float(sums[7]) / n_img if use_lpips else None, "images": int(n_img),
+            "tokens": int(n_tok)}
 

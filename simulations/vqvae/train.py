@@ -47,7 +47,7 @@ from .model import VQVAE
 __all__ = ["TrainResult", "build_model", "lr_at", "make_optimizer", "train", "train_step"]
 
 ROW_KEYS = ("step", "utilization", "perplexity", "error", "psnr", "psnr_y", "ssim", "rec_loss", "lpips",
-            "train_loss", "images_per_s", "seconds")
+            "train_loss", "heldout_tokens", "images_per_s", "seconds")
 TIMING_KEYS = ("images_per_s", "seconds")
 # config keys that may change between a checkpoint and its resumption (they do not change the numbers)
 RESUMABLE = ("steps", "num_workers", "checkpoint_every", "eval_every", "compile", "download", "data_root",
@@ -244,6 +244,7 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, *, resume: boo
                 train_loss = all_reduce_sum(torch.tensor(window["loss"], dtype=torch.float64, device=device))
                 rows.append({"step": step, **{k: metrics[k] for k in ROW_KEYS[1:9]},
                              "train_loss": float(train_loss) / (window["steps"] * ctx.world_size),
+                             "heldout_tokens": metrics["tokens"],
                              "images_per_s": window["images"] / max(window["seconds"], 1e-9),
                              "seconds": seconds})
                 window = {"loss": 0.0, "images": 0, "seconds": 0.0, "steps": 0}

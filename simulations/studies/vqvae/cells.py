@@ -66,9 +66,10 @@ def _train_torchrun(config: TrainConfig, scratch: Path, nproc: int) -> list[dict
 
 def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: int,
                recon_images: int, power_iterations: int, seed, replicate: int,
-               scratch_dir: str) -> list[dict]:
+               scratch_dir: str, latent_points: int = 0) -> list[dict]:
     """Train one replicate of a grid point (its seed derived from the cell's stream), resuming from
-    the scratch folder, and measure it."""
+    the scratch folder, and measure it (the reconstructions and the latent picture on the first
+    replicate only: the figures show one run)."""
     from ...vqvae.gradient_gap import final_measurements
     from ...vqvae.train import train
 
@@ -84,19 +85,28 @@ def train_cell(point: GridPoint, config: TrainConfig, nproc: int, gap_images: in
         rows = result.rows
     labels = _labels(point, cfg, replicate)
     out = [{**labels, **r} for r in rows]
-    if out and (gap_images or recon_images):
+    if replicate:
+        recon_images = latent_points = 0
+    if out and (gap_images or recon_images or latent_points):
         extra = final_measurements(cfg, scratch, gap_images=gap_images, recon_images=recon_images,
-                                   power_iterations=power_iterations)
-        if "recon_file" in extra:  # relative to the results folder (scratch/<cell>/r<replicate>)
-            extra["recon_file"] = str(Path(*scratch.parts[-3:]) / extra["recon_file"])
+                                   power_iterations=power_iterations, latent_points=latent_points)
+        for name in ("recon_file", "latent_file"):  # relative to the results folder
+            if name in extra:  # (scratch/<cell>/r<replicate>)
+                extra[name] = str(Path(*scratch.parts[-3:]) / extra[name])
         out[-1].update(extra)
     return out
 
 
 def list_cells(cfg: VQVAEConfig) -> Iterator[Cell]:
+    """One cell per grid point; the end-of-run measurements (gradient gap, reconstructions, latent
+    picture) at the largest K only, where the claims and figures read them."""
+    largest = max(cfg.codebook_sizes)
     for p in cfg.points():
+        at_largest = p.codebook_size == largest
         yield Cell(p.key, train_cell,
                    {"point": p, "config": cfg.train_config(p), "nproc": cfg.nproc,
-                    "gap_images": cfg.gap_images, "recon_images": cfg.recon_images,
+                    "gap_images": cfg.gap_images if at_largest else 0,
+                    "recon_images": cfg.recon_images if at_largest else 0,
+                    "latent_points": cfg.latent_points if at_largest and p.setting == "paper" else 0,
                     "power_iterations": cfg.power_iterations},
                    replicates=cfg.replicates, stream=f"{p.dataset}/seed", block=1, scratch=True)

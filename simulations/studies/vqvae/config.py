@@ -21,6 +21,7 @@ from ...vqvae.config import (
     MATCHING,
     MATCHING_BETA,
     MATCHING_CODEBOOK_LR,
+    MATCHING_GAMMA,
     TrainConfig,
     apply_overrides,
 )
@@ -44,7 +45,10 @@ class GridPoint:
     gamma: float | None = None
     beta: float | None = None
     codebook_lr: float | None = None
-    setting: str = "paper"  # "paper" (the authors' settings for this quantizer) or "control"
+    # "paper": the authors' settings for this quantizer; "control": the fair-comparison control;
+    # "beta": the beta sweep (the quantizer's own codebook lr); "sensitivity": the gamma x codebook
+    # lr grid of Wasserstein VQ
+    setting: str = "paper"
 
     @property
     def key(self) -> str:
@@ -63,8 +67,17 @@ class VQVAEConfig:
     (``vqmatch.simulations.vqvae.config.apply_overrides``); ``replicates``: training runs (seeds) per
     grid point; ``nproc``: processes per
     run (``> 1``: the run is launched with ``torchrun``); ``gap_images``: held-out images on which the
-    STE gradient gap is measured at the end of every run (0: skip); ``recon_images``: held-out
-    reconstructions kept for the figure.
+    STE gradient gap is measured at the end of every run at the largest K (0: skip; the
+    gradient-gap claims and figure read the largest K only); ``recon_images`` and
+    ``latent_points``: held-out reconstructions and the latent-space picture
+    (:func:`vqmatch.simulations.vqvae.tokens.latent_projection`) kept for the figures, from the first
+    training run of every point at the largest K.
+
+    ``beta_sweep``: commitment weights at which Vanilla and Wasserstein VQ are also trained at the
+    largest K with their own codebook lr (setting "beta"; their default weights are the paper
+    points), so that the gradient gap and the PSNR can be compared at equal beta.
+    ``sensitivity``: (gamma, codebook lr) pairs at which Wasserstein VQ is also trained at the
+    largest K (setting "sensitivity"; the default (0.5, 0.02) is the paper point).
     """
 
     train_preset: str = "quick-cpu"
@@ -81,7 +94,10 @@ class VQVAEConfig:
     nproc: int = 1
     gap_images: int = 64
     recon_images: int = 8
+    latent_points: int = 2048
     power_iterations: int = 20
+    beta_sweep: tuple[float, ...] = ()
+    sensitivity: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self):
         if self.train_preset not in TRAIN_PRESETS:
@@ -96,8 +112,17 @@ class VQVAEConfig:
         for q in self.quantizers:
             replace(base, quantizer=q)  # TrainConfig validates the name
         check_positive_ints(self, "replicates", "nproc", "power_iterations")
-        for name in ("gap_images", "recon_images"):
+        for name in ("gap_images", "recon_images", "latent_points"):
             check_int(getattr(self, name), name, minimum=0)
+        object.__setattr__(self, "beta_sweep", tuple(float(b) for b in self.beta_sweep))
+        object.__setattr__(self, "sensitivity", tuple((float(g), float(lr)) for g, lr in self.sensitivity))
+        for b in self.beta_sweep:
+            if not b >= 0:
+                raise ValueError(f"beta_sweep must hold non-negative numbers, got {self.beta_sweep!r}")
+        for g, lr in self.sensitivity:
+            if not (g >= 0 and lr > 0):
+                raise ValueError(f"sensitivity must hold (gamma >= 0, codebook lr > 0) pairs, got "
+                                 f"{self.sensitivity!r}")
 
     def base(self) -> TrainConfig:
         """The training configuration every point starts from."""
@@ -116,6 +141,7 @@ class VQVAEConfig:
                                     out.append(GridPoint(q, k, d, ds, g, b, lr))
             if self.control:
                 out += control_points(self, ds)
+            out += sweep_points(self, ds)
         return list(dict.fromkeys(out))
 
     def train_config(self, p: GridPoint) -> TrainConfig:
@@ -123,6 +149,20 @@ class VQVAEConfig:
         return replace(self.base(), quantizer=p.quantizer, codebook_size=p.codebook_size,
                        codebook_dim=p.codebook_dim, dataset=p.dataset, gamma=p.gamma, beta=p.beta,
                        codebook_lr=p.codebook_lr)
+
+
+def sweep_points(cfg: VQVAEConfig, dataset: str) -> list[GridPoint]:
+    """The beta sweep (Vanilla and Wasserstein, each at its own codebook lr) and the sensitivity grid
+    (Wasserstein's gamma x codebook lr) at the largest K and the first d; the quantizer's default
+    settings are the paper points, so they are not repeated."""
+    k, d = max(cfg.codebook_sizes), cfg.codebook_dims[0]
+    default_beta = {"vanilla": BASELINE_BETA, "wasserstein": W_BETA}
+    out = [GridPoint(q, k, d, dataset, None, b, None, "beta") for q in ("vanilla", "wasserstein")
+           if q in cfg.quantizers for b in cfg.beta_sweep if b != default_beta[q]]
+    if "wasserstein" in cfg.quantizers:
+        out += [GridPoint("wasserstein", k, d, dataset, g, None, lr, "sensitivity")
+                for g, lr in cfg.sensitivity if (g, lr) != (MATCHING_GAMMA, W_CODEBOOK_LR)]
+    return out
 
 
 def control_points(cfg: VQVAEConfig, dataset: str) -> list[GridPoint]:
@@ -196,20 +236,24 @@ PAPER_TRAIN_PRESETS = {"paper-cifar10": "cifar10", "paper-svhn": "svhn"}
 _BASELINES = ("vanilla", "ema", "online", "wasserstein")
 
 SCALES = {
-    # 2 CPU cores: the builtin photographs, the tiny model, six quantizers at two K, one training
-    # run per point
+    # ``verify --quick`` (minutes on 2 cores): the builtin photographs, the tiny model, six
+    # quantizers at a small and a large K and the control, one training run per point, 200 steps
     "quick": VQVAEConfig(train_preset="quick-cpu",
                          quantizers=("vanilla", "ema", "online", "wasserstein", "mmd", "ste++"),
-                         codebook_sizes=(64, 1024), replicates=1,
-                         overrides=("steps=300", "eval_every=150", "checkpoint_every=150"),
-                         gap_images=32),
-    # a CPU evening: the same quantizers, 5 runs per point, K from 64 to 4096
-    "default": VQVAEConfig(train_preset="quick-cpu", codebook_sizes=(64, 256, 1024, 4096),
-                           codebook_dims=(8,), replicates=5),
+                         codebook_sizes=(32, 1024), replicates=1,
+                         overrides=("steps=200", "eval_every=100", "checkpoint_every=100"),
+                         gap_images=32, latent_points=1024),
+    # about an hour on 2 cores (--jobs 2): the same quantizers at K = 32, 64, 128 and 4096, the
+    # control, the beta sweep and the gamma x codebook-lr grid, 5 runs per point, 300 steps each
+    "default": VQVAEConfig(train_preset="quick-cpu", codebook_sizes=(32, 64, 128, 4096),
+                           replicates=5,
+                           overrides=("steps=300", "eval_every=60", "checkpoint_every=100"),
+                           beta_sweep=(0.1, 1.0),
+                           sensitivity=((0.1, 0.02), (2.0, 0.02), (0.5, 0.005))),
     # the paper's CIFAR-10 grid (Table 6 + the control), one GPU per run
     "full": VQVAEConfig(train_preset="paper-cifar10", quantizers=(*_BASELINES, "ste++"),
                         codebook_sizes=(8192, 16384, 32768), datasets=("cifar10",), replicates=5,
-                        gap_images=256),
+                        gap_images=256, beta_sweep=(0.1, 1.0)),
 }
 
 # the named grids of the paper's tables, on GPUs (see README: data roots, Slurm):
@@ -239,4 +283,4 @@ GRIDS = {
 }
 
 __all__ = ["GRIDS", "PAPER_TABLES", "PAPER_TRAIN_PRESETS", "SCALES", "GridPoint", "VQVAEConfig",
-           "control_points"]
+           "control_points", "sweep_points"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...core.jsondata import JsonData
 from ...core.stats import Estimate, TTest, mean_ci, paired_t
+from ...core.verdicts import PLATEAU_E, PLATEAU_FRACTION, PLATEAU_U
 from ...engines.training_summary import curves, final_rows, paired_values
 from .config import PAPER_TABLES, PAPER_TRAIN_PRESETS, VQVAEConfig
 
@@ -19,7 +20,7 @@ METRICS = ("utilization", "perplexity", "error", "psnr", "psnr_y", "ssim", "rec_
 GAP = ("gap_mean", "bound_mean", "gap_over_bound_median", "violation_rate", "gap_error_slope")
 POINT = ("quantizer", "codebook_size", "codebook_dim", "dataset", "gamma", "beta", "codebook_lr",
          "setting")
-CURVE_METRICS = ("utilization", "psnr", "rec_loss")
+CURVE_METRICS = ("utilization", "error", "psnr", "rec_loss")
 _NAN = math.nan
 
 
@@ -66,6 +67,29 @@ class VQVAEPoint(JsonData):
     images_per_s: Estimate | None
     seconds: Estimate | None
     recon_file: str | None
+    latent_file: str | None = None
+    latent_w2: Estimate | None = None
+    heldout_tokens: int | None = None
+    utilization_change: Estimate | None = None
+    error_change: Estimate | None = None
+
+    @property
+    def utilization_ceiling(self) -> float | None:
+        """E[U] of a perfectly matched codebook (every code of mass 1/K) on the held-out tokens:
+        1 - (1 - 1/K)^N (App. G's E[U] = 1 - E_k (1 - P(V_k))^N with equal cell masses)."""
+        if not self.heldout_tokens:
+            return None
+        return 1.0 - (1.0 - 1.0 / self.codebook_size) ** self.heldout_tokens
+
+    @property
+    def converged(self) -> bool | None:
+        """Held-out U and E at a plateau over the last quarter of training (mean over replicates of
+        the final value minus the one at PLATEAU_FRACTION of the steps: within PLATEAU_U, and
+        within PLATEAU_E relative); None without an earlier evaluation."""
+        if self.utilization_change is None or self.error_change is None:
+            return None
+        return (abs(self.utilization_change.value) <= PLATEAU_U
+                and abs(self.error_change.value) <= PLATEAU_E)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +106,7 @@ class VQVAECurve(JsonData):
     setting: str
     step: tuple[int, ...]
     utilization: tuple[float, ...]
+    error: tuple[float, ...]
     psnr: tuple[float, ...]
     rec_loss: tuple[float, ...]
 
@@ -131,6 +156,20 @@ class Control(JsonData):
     gain_swapped: Paired | None = None
     gap_swapped: Paired | None = None
     psnr_swapped: Paired | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class EqualBeta(JsonData):
+    """Wasserstein minus Vanilla VQ at one commitment weight beta (each at its own codebook lr; the
+    beta sweep and the paper points), paired by replicate."""
+
+    beta: float
+    codebook_size: int
+    codebook_dim: int
+    dataset: str
+    gap_mean: Paired | None
+    psnr_y: Paired | None
+    utilization: Paired | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,17 +226,18 @@ class VQVAESummary(JsonData):
     gap_scatter: tuple[GapScatter, ...]
     paper: tuple[PaperValue, ...]
     largest_codebook_size: int | None
+    equal_beta: tuple[EqualBeta, ...] = ()
 
     @classmethod
     def from_rows(cls, cfg: VQVAEConfig, rows: list[dict]) -> VQVAESummary:
         final = final_rows(rows, run=(*POINT, "replicate"))
-        points = _points(final)
+        points = _points(final, _changes(rows))
         largest = max((r["codebook_size"] for r in final), default=None)
         return cls(train_preset=cfg.train_preset, points=points,
                    curves=tuple(VQVAECurve(**c) for c in curves(rows, POINT, CURVE_METRICS)),
                    comparisons=_comparisons(final), control=_control(final), gap=_gap(final),
                    gap_scatter=_gap_scatter(final, largest), paper=_paper(cfg, points),
-                   largest_codebook_size=largest)
+                   largest_codebook_size=largest, equal_beta=_equal_beta(final, largest))
 
     def point(self, quantizer: str, codebook_size: int, codebook_dim: int, dataset: str,
               setting: str = "paper") -> VQVAEPoint | None:
@@ -206,18 +246,62 @@ class VQVAESummary(JsonData):
                      == (quantizer, codebook_size, codebook_dim, dataset, setting)), None)
 
 
-def _points(final: list[dict]) -> tuple[VQVAEPoint, ...]:
+def _changes(rows: list[dict]) -> dict[tuple, tuple[float, float]]:
+    """Per run (POINT + replicate): the final held-out U minus the one at PLATEAU_FRACTION of its
+    steps (the last evaluation at or before it), and the same relative change of E."""
+    runs: dict[tuple, list[dict]] = {}
+    for r in rows:
+        runs.setdefault(tuple(r[k] for k in (*POINT, "replicate")), []).append(r)
+    out = {}
+    for key, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r["step"])
+        last = rs[-1]
+        earlier = [r for r in rs[:-1] if r["step"] <= PLATEAU_FRACTION * last["step"]]
+        if not earlier:
+            continue
+        e = earlier[-1]
+        out[key] = (last["utilization"] - e["utilization"],
+                    (last["error"] - e["error"]) / e["error"] if e["error"] else math.nan)
+    return out
+
+
+def _points(final: list[dict], changes: dict[tuple, tuple[float, float]]) -> tuple[VQVAEPoint, ...]:
     groups: dict[tuple, list[dict]] = {}
     for r in final:
         groups.setdefault(tuple(r[k] for k in POINT), []).append(r)
     out = []
     for key, g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        ch = [changes.get((*key, r["replicate"])) for r in g]
+        tokens = {r.get("heldout_tokens") for r in g} - {None}
         out.append(VQVAEPoint(
             *key, replicates=tuple(sorted(r["replicate"] for r in g)),
             step=max(r["step"] for r in g),
             **{m: estimate(r.get(m) for r in g) for m in (*METRICS, *GAP, "images_per_s",
                                                           "seconds")},
-            recon_file=next((r["recon_file"] for r in g if r.get("recon_file")), None)))
+            recon_file=next((r["recon_file"] for r in g if r.get("recon_file")), None),
+            latent_file=next((r["latent_file"] for r in g if r.get("latent_file")), None),
+            latent_w2=estimate(r.get("latent_w2") for r in g),
+            heldout_tokens=min(tokens) if tokens else None,
+            utilization_change=estimate(c[0] for c in ch if c is not None),
+            error_change=estimate(c[1] for c in ch if c is not None)))
+    return tuple(out)
+
+
+def _equal_beta(final: list[dict], k: int | None) -> tuple[EqualBeta, ...]:
+    """Wasserstein minus Vanilla at every beta both were trained with at the largest K (their own
+    codebook lr: the paper points and the beta sweep)."""
+    runs = [r for r in final if r["setting"] in ("paper", "beta") and r["codebook_size"] == k
+            and r["quantizer"] in ("wasserstein", "vanilla")]
+    out = []
+    for d, ds in sorted({(r["codebook_dim"], r["dataset"]) for r in runs}):
+        here = [r for r in runs if r["codebook_dim"] == d and r["dataset"] == ds]
+        betas = ({r["beta"] for r in here if r["quantizer"] == "wasserstein"}
+                 & {r["beta"] for r in here if r["quantizer"] == "vanilla"})
+        for b in sorted(betas):
+            w = {"quantizer": "wasserstein", "beta": b}
+            v = {"quantizer": "vanilla", "beta": b}
+            out.append(EqualBeta(b, k, d, ds, **{m: paired(here, m, w, v)
+                                                 for m in ("gap_mean", "psnr_y", "utilization")}))
     return tuple(out)
 
 

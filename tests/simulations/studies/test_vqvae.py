@@ -232,7 +232,7 @@ def _point(q, u, psnr, k=1024, setting="paper", beta=None, lr=None, n=5):
                              "images_per_s", "seconds"))
     return vs.VQVAEPoint(q, k, 8, "builtin", 0.5 if q == "wasserstein" else None, beta, lr,
                          setting, tuple(range(n)), 10, **metrics, utilization=_est(u, n),
-                         psnr_y=_est(psnr, n), psnr=_est(psnr, n), error=_est(0.1, n),
+                         psnr_y=_est(psnr, n), psnr=_est(psnr, n), error=_est(0.02 + 0.1 * (1 - u), n),
                          gap_mean=_est(0.01, n), recon_file=None)
 
 
