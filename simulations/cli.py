@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="evaluate the paper's claims and print verdicts")
     _add_common(v)
     v.add_argument("--only", metavar="PATTERN", help="claim ids matching this glob / substring")
+    v.add_argument("--results", metavar="DIR",
+                   help="evaluate the claims on the finished results folder DIR (for example "
+                        "docs/reference/default) without computing anything: the claims of the "
+                        "studies it holds, at the scale and seed given")
     rep = sub.add_parser("report", help="write the verdict table (Markdown) of a results folder")
     rep.add_argument("--out", default="out", metavar="DIR",
                      help="results folder holding verdicts.json (default: out)")
@@ -135,7 +139,8 @@ def study_config(args, study):
 def _run(args, study, config, parts=None):
     return run_study(study, config, seed=args.seed, out_dir=args.out,
                      progress=not args.no_progress, parts=parts, executor=args.executor,
-                     jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args))
+                     jobs=args.jobs, threads=args.threads, slurm=_slurm_options(args),
+                     studies=STUDIES)
 
 
 def cmd_verify(args, results: dict | None = None) -> int:
@@ -146,6 +151,10 @@ def cmd_verify(args, results: dict | None = None) -> int:
         raise ValueError(f"no claim matches --only {args.only!r}; see `vqmatch list`")
     results = dict(results or {})
     start = time.perf_counter() - sum(r.elapsed_s for r in results.values())
+    read_from = getattr(args, "results", None)
+    if read_from is not None:
+        results.update(_read_results(args, {c.study for c in claims} - set(results)))
+        claims = [c for c in claims if c.study in results]
     for name in sorted({c.study for c in claims} - set(results)):
         results[name] = _run(args, STUDIES[name], STUDIES[name].config(args.scale))
     records = []
@@ -155,7 +164,8 @@ def cmd_verify(args, results: dict | None = None) -> int:
                         "expected": c.expected, "measured": m.measured, "verdict": m.verdict,
                         "details": m.details})
     elapsed = time.perf_counter() - start
-    lines = [f"vqmatch verify ({args.scale}, seed {args.seed}): {len(records)} claims"]
+    source = f", read from {read_from}" if read_from is not None else ""
+    lines = [f"vqmatch verify ({args.scale}, seed {args.seed}{source}): {len(records)} claims"]
     for r in records:
         lines += ["", f"[{r['verdict'].upper()}] {r['id']}  ({r['source']})",
                   _wrap("paper:", r["statement"]), _wrap("expected:", r["expected"]),
@@ -164,13 +174,35 @@ def cmd_verify(args, results: dict | None = None) -> int:
     print("\n".join(lines))
     payload = {"claims": records, "seed": args.seed, "scale": args.scale,
                "versions": versions(), "elapsed_s": round(elapsed, 3)}
-    if args.out:
+    if read_from is not None:
+        payload["results"] = str(read_from)
+    if args.out and read_from is None:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         write_json(Path(args.out) / "verdicts.json", payload)
         (Path(args.out) / "report.md").write_text(markdown_report(payload), encoding="utf-8")
     if args.json:
         write_json(Path(args.json), payload)
     return 0
+
+
+def _read_results(args, studies: set[str]) -> dict:
+    """The StudyResults of ``studies`` found in the results folder ``args.results`` at
+    ``args.scale`` and ``args.seed``, read from its cells without computing anything (the studies
+    without a results folder there are left out, with a note on stderr)."""
+    root = Path(args.results)
+    if not (root / "results").is_dir():
+        raise ValueError(f"results must be a folder holding results/<study>/ (a --out folder of "
+                         f"a finished run), got results={args.results!r}")
+    found = {name for name in studies if (root / "results" / name / "cells").is_dir()}
+    if not found:
+        raise ValueError(f"{root} holds no results of the studies of these claims "
+                         f"({', '.join(sorted(studies))})")
+    if studies - found:
+        print(f"vqmatch: {root} has no results of {', '.join(sorted(studies - found))}; their "
+              "claims are left out", file=sys.stderr)
+    return {name: run_study(STUDIES[name], STUDIES[name].config(args.scale), seed=args.seed,
+                            out_dir=str(root), progress=False, compute=False, studies=STUDIES)
+            for name in sorted(found)}
 
 
 def _counts(records: list[dict]) -> str:

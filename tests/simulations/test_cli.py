@@ -94,6 +94,43 @@ def test_verify_json_shape(tmp_path, capsys, tiny_lemma3):
     assert "lemma3.trace_symmetry" in capsys.readouterr().out
 
 
+def test_verify_reads_a_finished_results_folder(tmp_path, capsys, tiny_lemma3, monkeypatch):
+    """--results: the same verdicts and measured texts as the run that wrote the folder, nothing
+    computed and nothing rewritten; the claims of studies the folder lacks are left out; a folder
+    missing some cells is one line, exit 2."""
+    ran = tmp_path / "ran.json"
+    assert main(["verify", "--quick", "--only", "lemma3.*", "--out", str(tmp_path / "ref"),
+                 "--json", str(ran), "--no-progress"]) == 0
+    files = {p: p.stat().st_mtime_ns for p in (tmp_path / "ref").rglob("*")}
+    from vqmatch.simulations.core import runner
+
+    def no_compute(tasks, **kwargs):
+        assert not tasks, "a cell was computed"
+        return {}
+
+    monkeypatch.setattr(runner, "run_tasks", no_compute)
+    read = tmp_path / "read.json"
+    capsys.readouterr()
+    assert main(["verify", "--quick", "--only", "[lw][e2]*", "--results", str(tmp_path / "ref"),
+                 "--json", str(read), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "has no results of w2; their claims are left out" in captured.err
+    assert f"read from {tmp_path / 'ref'}" in captured.out
+    a, b = json.loads(ran.read_text()), json.loads(read.read_text())
+    assert [(r["id"], r["verdict"], r["measured"]) for r in a["claims"]] == [
+        (r["id"], r["verdict"], r["measured"]) for r in b["claims"]]
+    assert b["results"] == str(tmp_path / "ref")
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ref").rglob("*")} == files
+    # one cell lost: one line naming the folder, exit 2
+    next((tmp_path / "ref" / "results" / "lemma3" / "cells").glob("*.json")).unlink()
+    assert main(["verify", "--quick", "--only", "lemma3.*", "--results",
+                 str(tmp_path / "ref")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lacks 1 of the" in err[0] and "vqmatch lemma3 --out" in err[0]
+    assert main(["verify", "--results", str(tmp_path / "nothing")]) == 2
+    assert "results must be a folder holding results/<study>/" in capsys.readouterr().err
+
+
 def test_part_option_for_studies_with_parts(capsys):
     from vqmatch.simulations.cli import build_parser
 
