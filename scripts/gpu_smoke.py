@@ -6,7 +6,7 @@ quantizer; prints images/s, peak memory and the held-out U / PSNR of each.
     python scripts/gpu_smoke.py --steps 100 --quantizer vanilla wasserstein
 
 Without a CUDA device it runs on the CPU (say so, and use --steps 10). The numbers are a smoke
-test and a throughput check, not results: the paper's runs are `vqmatch vqvae --preset table6`.
+test and a throughput check, not results: the paper's runs are `vqmatch vqvae --table table6`.
 """
 
 from __future__ import annotations
