@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "docs/reference/default) without computing anything: the claims of the "
                         "studies it holds, at the scale and seed given")
     rep = sub.add_parser("report", help="write the verdict table (Markdown) of a results folder")
-    rep.add_argument("--out", default="out", metavar="DIR",
-                     help="results folder holding verdicts.json (default: out)")
+    rep.add_argument("--out", action="append", metavar="DIR",
+                     help="results folder holding verdicts.json (default: out); repeat it to merge "
+                          "several, a later folder's verdict of a claim replacing an earlier one's")
     rep.add_argument("--readme", metavar="PATH",
                      help=f"replace the table between {README_START} and {README_END} in PATH")
     sub.add_parser("list", help="list the studies and the claims")
@@ -210,18 +211,57 @@ def _counts(records: list[dict]) -> str:
     return ", ".join(f"{sum(r['verdict'] == v for r in records)} {v}" for v in VERDICTS)
 
 
-def verdict_table(payload: dict) -> str:
-    """The Markdown verdict table of a ``verify`` payload (claim, verdict, measured)."""
-    rows = ["| claim | verdict | measured |", "|---|---|---|"]
-    for r in payload["claims"]:
-        measured = r["measured"].replace("|", "/").replace("\n", " ")
-        rows.append(f"| `{r['id']}` | {r['verdict']} | {measured} |")
+GIST_CHARS = 100
+
+
+def gist(measured: str, limit: int = GIST_CHARS) -> str:
+    """The first clause of a measured text (up to its first '; ' or '. '), cut at a word boundary to
+    at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = " ".join(measured.replace("|", "/").split())
+    cuts = [i for i in (text.find("; "), text.find(". ")) if i > 0]
+    first = text[:min(cuts)] if cuts else text.rstrip(".")
+    if len(first) <= limit:
+        return first
+    return first[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _reference(source: str) -> str:
+    """The paper's place of a claim (its ``source`` up to the first ';' or parenthesis)."""
+    head = source.split(";")[0].split(" (")[0].strip()
+    return head if len(head) <= 40 else head[:39].rsplit(" ", 1)[0] + "…"
+
+
+def _command(payload: dict) -> str:
     scale = _scale(payload)
     flag = "" if scale == "default" else f" --{scale}"
-    head = (f"`vqmatch verify{flag}` (seed {payload['seed']}; "
-            f"{payload.get('elapsed_s', 0):.0f} s): "
-            + _counts(payload["claims"]) + ".")
-    return head + "\n\n" + "\n".join(rows) + "\n"
+    where = f" --results {payload['results']}" if payload.get("results") else ""
+    return f"vqmatch verify{flag}{where}"
+
+
+def verdict_table(*payloads: dict, full: bool = False) -> str:
+    """The Markdown verdict table of ``verify`` payloads: one line per claim (a claim in several
+    payloads: the last one's), with the paper's place, the verdict, the scale it comes from and
+    the gist of what was measured (``full``: the whole measured text and no scale column)."""
+    records: dict[str, tuple[dict, dict]] = {}
+    for payload in payloads:
+        for r in payload["claims"]:
+            records[r["id"]] = (r, payload)
+    head = []
+    for payload in payloads:
+        mine = [r for r, p in records.values() if p is payload]
+        if mine:
+            head.append(f"`{_command(payload)}` (seed {payload['seed']}; "
+                        f"{payload.get('elapsed_s', 0):.0f} s): {_counts(mine)}")
+    if full:
+        rows = ["| claim | verdict | measured |", "|---|---|---|"]
+        rows += [f"| `{r['id']}` | {r['verdict']} | {' '.join(r['measured'].replace('|', '/').split())} |"
+                 for r, _ in records.values()]
+    else:
+        rows = ["| claim | paper | verdict | scale | measured (gist) |", "|---|---|---|---|---|"]
+        rows += [f"| `{r['id']}` | {_reference(r.get('source', ''))} | {r['verdict']} | "
+                 f"{_scale(p)} | {gist(r['measured'])} |" for r, p in sorted(
+                     records.values(), key=lambda x: x[0]["id"])]
+    return "; ".join(head) + ".\n\n" + "\n".join(rows) + "\n"
 
 
 def _scale(payload: dict) -> str:
@@ -230,26 +270,31 @@ def _scale(payload: dict) -> str:
 
 
 def markdown_report(payload: dict) -> str:
-    """``report.md``: the verdict table plus what each claim expected."""
+    """``report.md``: the verdict table with the whole measured texts, plus what each claim
+    expected."""
     lines = [f"# vqmatch verify ({_scale(payload)}, seed {payload['seed']})", "",
-             verdict_table(payload), "## What each claim expected", ""]
+             verdict_table(payload, full=True), "## What each claim expected", ""]
     for r in payload["claims"]:
         lines.append(f"- `{r['id']}` ({r['source']}): {r['expected']}")
     return "\n".join(lines) + "\n"
 
 
 def cmd_report(args) -> int:
-    path = Path(args.out) / "verdicts.json"
-    if not path.is_file():
-        raise ValueError(f"no verdicts under {args.out}: run `vqmatch verify --out {args.out}` "
-                         "first")
     import json
 
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        table = verdict_table(payload)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a vqmatch verdicts file ({exc})") from None
+    payloads = []
+    for folder in args.out or ["out"]:
+        path = Path(folder) / "verdicts.json"
+        if not path.is_file():
+            raise ValueError(f"no verdicts under {folder}: run `vqmatch verify --out {folder}` "
+                             "first")
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            verdict_table(payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a vqmatch verdicts file ({exc})") from None
+        payloads.append(payload)
+    table = verdict_table(*payloads)
     if not args.readme:
         print(table, end="")
         return 0
@@ -260,7 +305,8 @@ def cmd_report(args) -> int:
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}", encoding="utf-8")
-    print(f"wrote the table of {path} ({len(payload['claims'])} claims) into {readme}")
+    n = len({r["id"] for p in payloads for r in p["claims"]})
+    print(f"wrote the verdict table of {', '.join(args.out or ['out'])} ({n} claims) into {readme}")
     return 0
 
 

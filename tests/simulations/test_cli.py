@@ -201,10 +201,33 @@ def test_report_writes_the_readme_table(tmp_path, capsys, key):
     assert main(["report", "--out", str(tmp_path), "--readme", str(readme)]) == 0
     text = readme.read_text()
     assert "old table" not in text and text.startswith("intro") and text.endswith("outro\n")
-    assert "| `a.one` | confirmed | x / y |" in text and "`vqmatch verify --quick`" in text
+    assert "| `a.one` |  | confirmed | quick | x / y |" in text and "`vqmatch verify --quick`" in text
     assert "1 confirmed, 1 refuted, 0 inconclusive" in text
     assert main(["report", "--out", str(tmp_path)]) == 0
-    assert "| `b.two` | refuted | z |" in capsys.readouterr().out
+    assert "| `b.two` |  | refuted | quick | z |" in capsys.readouterr().out
+    # a second folder (a default-scale run read with --results) replaces its claims' verdicts
+    other = tmp_path / "default"
+    other.mkdir()
+    (other / "verdicts.json").write_text(json.dumps({
+        "scale": "default", "seed": 0, "elapsed_s": 3600.0, "results": "docs/reference/default",
+        "claims": [{"id": "b.two", "verdict": "confirmed", "source": "Table 6 (CIFAR-10); §4",
+                    "measured": "U 0.99 [0.98, 1.00]; more"}]}))
+    assert main(["report", "--out", str(tmp_path), "--out", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "| `b.two` | Table 6 | confirmed | default | U 0.99 [0.98, 1.00] |" in out
+    assert "| `a.one` |  | confirmed | quick | x / y |" in out
+    assert ("`vqmatch verify --quick` (seed 0; 12 s): 1 confirmed, 0 refuted, 0 inconclusive; "
+            "`vqmatch verify --results docs/reference/default` (seed 0; 3600 s): 1 confirmed") in out
+
+
+def test_gist_is_the_first_clause_cut_at_a_word():
+    from vqmatch.simulations.cli import gist
+
+    assert gist("K=1024: U 0.99 [0.98, 1.00]; and more. Other") == "K=1024: U 0.99 [0.98, 1.00]"
+    assert gist("no clause at all.") == "no clause at all"
+    long = gist("word " * 60)
+    assert len(long) <= 100 and long.endswith("…") and " wor…" not in long
+    assert "|" not in gist("a | b")
 
 
 def test_report_errors_are_one_line(tmp_path, capsys):
