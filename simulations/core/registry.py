@@ -13,6 +13,11 @@ computed from it (:mod:`vqmatch.simulations.core.verdicts`).
 
 Studies are plain objects listed explicitly (``vqmatch.simulations.studies.ALL``), each carrying its
 claims; nothing registers itself on import.
+
+A study may read the stored runs of another (``Study.requires``: :class:`Requirement` s): it depends
+on that study's results, not on its code. :func:`vqmatch.simulations.core.runner.run_study` runs
+(or loads) the required cells first, in the same results store, and hands the study's ``cells``
+the :class:`StoredRun` s found.
 """
 
 from __future__ import annotations
@@ -144,6 +149,34 @@ class StudyCommand(Protocol):
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """Runs of another study whose stored results a study's cells read: the cells of study
+    ``study`` at its scale (or named grid) ``config_name`` that ``select(key, params)`` keeps
+    (``params``: the JSON form of the cell's parameters, as its results file holds them), their
+    first ``replicates`` replicates (None: all of them). ``what``: the runs in words, for errors."""
+
+    study: str
+    config_name: str
+    select: Callable[[str, dict], bool]
+    replicates: int | None = None
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One finished run of a required study's cell (one replicate of a replicated cell): its key,
+    parameters (JSON form), replicate, rows and its scratch folder relative to ``<out>/results``
+    (``None`` for a cell without one)."""
+
+    study: str
+    key: str
+    params: dict
+    replicate: int | None
+    rows: list[dict]
+    folder: str | None
+
+
+@dataclass(frozen=True)
 class Study:
     """A numerical study: its scales, cells, summary type and claims.
 
@@ -153,7 +186,10 @@ class Study:
     ``grids``: further named configurations (the paper's tables). ``version``: bump when what a cell
     computes changes (old cached cells are then ignored). ``parts``: optional sub-studies; a cell's
     key starts with ``"<part>/"``. ``command``: the study's own command-line options
-    (:class:`StudyCommand`; None: the common options only).
+    (:class:`StudyCommand`; None: the common options only). ``requires(config)``: the
+    :class:`Requirement` s of a configuration (None: none); a study with requirements lists its
+    cells as ``cells(config, inputs)``, ``inputs`` mapping each required study's name to its
+    :class:`StoredRun` s.
     """
 
     name: str
@@ -166,6 +202,7 @@ class Study:
     parts: tuple[str, ...] = ()
     grids: Mapping[str, Any] = field(default_factory=dict)
     command: StudyCommand | None = None
+    requires: Callable[[Any], Sequence[Requirement]] | None = None
 
     def __post_init__(self):
         missing = [s for s in SCALES if s not in self.scales]
