@@ -24,6 +24,7 @@ FORBIDDEN = {
     f"{S}.sources": (f"{S}.engines", f"{S}.vqvae", f"{S}.studies", f"{S}.cli", F),
     f"{S}.engines": (f"{S}.vqvae", f"{S}.studies", f"{S}.cli", F),
     f"{S}.vqvae": (f"{S}.studies", f"{S}.cli", F),
+    f"{S}.prior": (f"{S}.studies", f"{S}.cli", F),
     f"{S}.studies": (f"{S}.cli", F),
 }
 

@@ -7,9 +7,9 @@ never import each other: what two of them share lives in ``sources``, ``engines`
 """
 
 from ..core.registry import check_unique
-from . import atomic, density, lemma3, matching, robustness, vqvae, w2
+from . import atomic, density, lemma3, matching, prior, robustness, vqvae, w2
 
-ALL = tuple(m.STUDY for m in (lemma3, w2, density, matching, atomic, robustness, vqvae))
+ALL = tuple(m.STUDY for m in (lemma3, w2, density, matching, atomic, robustness, vqvae, prior))
 
 check_unique(ALL)
 STUDIES = {s.name: s for s in ALL}
