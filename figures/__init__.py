@@ -18,6 +18,7 @@ FIGURES = {
     "atomic": "vqmatch.figures.atomic",
     "density": "vqmatch.figures.density",
     "matching": "vqmatch.figures.matching",
+    "prior": "vqmatch.figures.prior",
     "robustness": "vqmatch.figures.robustness",
     "vqvae": "vqmatch.figures.vqvae",
     "w2": "vqmatch.figures.w2",
