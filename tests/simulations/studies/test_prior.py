@@ -80,6 +80,14 @@ def test_rerun_reuses_the_cache(run):
     assert _strip(again.rows) == _strip(res.rows)
 
 
+def test_the_figures_of_a_run(run):
+    from vqmatch.figures import make_figures
+
+    out, _ = run
+    (paths,) = make_figures(out, studies=["prior"]).values()
+    assert {p.stem for p in paths} == {"prior_rd", "prior_fd", "prior_samples"}
+
+
 def test_a_cell_resumes_from_its_prior_checkpoint(run, tmp_path):
     from vqmatch.simulations.core.executors import thread_limit
     from vqmatch.simulations.prior import train_prior
