@@ -4,9 +4,11 @@ results folder), one subcommand per study, ``figures``, ``reproduce`` and ``list
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .core.checks import nonneg_int, positive_int
@@ -154,7 +156,9 @@ def cmd_verify(args, results: dict | None = None) -> int:
     start = time.perf_counter() - sum(r.elapsed_s for r in results.values())
     read_from = getattr(args, "results", None)
     if read_from is not None:
-        results.update(_read_results(args, {c.study for c in claims} - set(results)))
+        read = _read_results(args, {c.study for c in claims} - set(results))
+        start -= sum(r.elapsed_s for r in read.values())
+        results.update(read)
         claims = [c for c in claims if c.study in results]
     for name in sorted({c.study for c in claims} - set(results)):
         results[name] = _run(args, STUDIES[name], STUDIES[name].config(args.scale))
@@ -201,9 +205,17 @@ def _read_results(args, studies: set[str]) -> dict:
     if studies - found:
         print(f"vqmatch: {root} has no results of {', '.join(sorted(studies - found))}; their "
               "claims are left out", file=sys.stderr)
-    return {name: run_study(STUDIES[name], STUDIES[name].config(args.scale), seed=args.seed,
-                            out_dir=str(root), progress=False, compute=False, studies=STUDIES)
-            for name in sorted(found)}
+    out = {}
+    for name in sorted(found):
+        res = run_study(STUDIES[name], STUDIES[name].config(args.scale), seed=args.seed,
+                        out_dir=str(root), progress=False, compute=False, studies=STUDIES)
+        meta = root / "results" / name / "config.json"
+        try:  # the time the run that wrote the folder took, not the time to read it
+            res = replace(res, elapsed_s=float(json.loads(meta.read_text(encoding="utf-8"))["elapsed_s"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        out[name] = res
+    return out
 
 
 def _counts(records: list[dict]) -> str:
@@ -215,20 +227,25 @@ GIST_CHARS = 100
 
 
 def gist(measured: str, limit: int = GIST_CHARS) -> str:
-    """The first clause of a measured text (up to its first '; ' or '. '), cut at a word boundary to
-    at most ``limit`` characters (an ellipsis marks a cut)."""
+    """The first clause of a measured text (up to its first '; ' or '. ' outside brackets), cut at a
+    word boundary to at most ``limit`` characters (an ellipsis marks a cut)."""
     text = " ".join(measured.replace("|", "/").split())
-    cuts = [i for i in (text.find("; "), text.find(". ")) if i > 0]
-    first = text[:min(cuts)] if cuts else text.rstrip(".")
+    depth, first = 0, text.rstrip(".")
+    for i, ch in enumerate(text):  # the first '; ' or '. ' outside brackets
+        depth += (ch in "([") - (ch in ")]")
+        if depth == 0 and ch in ";." and text[i + 1:i + 2] == " " and i > 0:
+            first = text[:i]
+            break
     if len(first) <= limit:
         return first
     return first[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def _reference(source: str) -> str:
-    """The paper's place of a claim (its ``source`` up to the first ';' or parenthesis)."""
-    head = source.split(";")[0].split(" (")[0].strip()
-    return head if len(head) <= 40 else head[:39].rsplit(" ", 1)[0] + "…"
+    """The paper's place of a claim: its ``source`` up to the first ';', ': ' or parenthesis, in at
+    most 40 characters."""
+    head = source.split(";")[0].split(": ")[0].split(" (")[0].strip()
+    return head if len(head) <= 40 else head[:39].rsplit(" ", 1)[0].rstrip(",") + "…"
 
 
 def _command(payload: dict) -> str:
@@ -251,7 +268,8 @@ def verdict_table(*payloads: dict, full: bool = False) -> str:
         mine = [r for r, p in records.values() if p is payload]
         if mine:
             head.append(f"`{_command(payload)}` (seed {payload['seed']}; "
-                        f"{payload.get('elapsed_s', 0):.0f} s): {_counts(mine)}")
+                        f"{payload.get('elapsed_s', 0):.0f} s): {_counts(mine)} of its {len(mine)} "
+                        "claims below")
     if full:
         rows = ["| claim | verdict | measured |", "|---|---|---|"]
         rows += [f"| `{r['id']}` | {r['verdict']} | {' '.join(r['measured'].replace('|', '/').split())} |"
@@ -280,8 +298,6 @@ def markdown_report(payload: dict) -> str:
 
 
 def cmd_report(args) -> int:
-    import json
-
     payloads = []
     for folder in args.out or ["out"]:
         path = Path(folder) / "verdicts.json"

@@ -216,8 +216,9 @@ def test_report_writes_the_readme_table(tmp_path, capsys, key):
     out = capsys.readouterr().out
     assert "| `b.two` | Table 6 | confirmed | default | U 0.99 [0.98, 1.00] |" in out
     assert "| `a.one` |  | confirmed | quick | x / y |" in out
-    assert ("`vqmatch verify --quick` (seed 0; 12 s): 1 confirmed, 0 refuted, 0 inconclusive; "
-            "`vqmatch verify --results docs/reference/default` (seed 0; 3600 s): 1 confirmed") in out
+    assert ("`vqmatch verify --quick` (seed 0; 12 s): 1 confirmed, 0 refuted, 0 inconclusive of its 1 "
+            "claims below; `vqmatch verify --results docs/reference/default` (seed 0; 3600 s): "
+            "1 confirmed") in out
 
 
 def test_gist_is_the_first_clause_cut_at_a_word():
@@ -225,6 +226,7 @@ def test_gist_is_the_first_clause_cut_at_a_word():
 
     assert gist("K=1024: U 0.99 [0.98, 1.00]; and more. Other") == "K=1024: U 0.99 [0.98, 1.00]"
     assert gist("no clause at all.") == "no clause at all"
+    assert gist("not here (ran K=2048; needs more); next") == "not here (ran K=2048; needs more)"
     long = gist("word " * 60)
     assert len(long) <= 100 and long.endswith("…") and " wor…" not in long
     assert "|" not in gist("a | b")

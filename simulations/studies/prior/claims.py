@@ -11,7 +11,8 @@ from ...core.verdicts import ALPHA, MIN_REPLICATES, PAIRED_TEST, combine, decide
 from .config import BASELINES
 from .summary import PriorComparison, PriorPaired
 
-SOURCE = "open question 3 of the seed document (tokens for an autoregressive prior); issue 19"
+SOURCE = ("open question 3 (the later version's limitations: reconstruction is not generation; tokens "
+          "for an autoregressive prior)")
 TRACKS_R = 0.5
 """Smallest correlation between the tokenizer's held-out utilization and the sampled tokens' that
 counts as "tracks" (the Fisher-z interval decides: above it confirms, below it refutes)."""

@@ -105,8 +105,8 @@ def wasserstein_utilization(res) -> Measurement:
 
 @claim(
     id="vqvae.small_codebook_utilization",
-    source="§4 and Tables 1, 2, 6-9 ('near 100% codebook utilization'); the seed document's first "
-           "experiment (small codebooks, 32-128 codes)",
+    source="§4 and Tables 1, 2, 6-9 ('near 100% codebook utilization'), at small codebooks (32-128 "
+           "codes)",
     statement="With small codebooks (K <= 128) Wasserstein VQ uses (nearly) every code",
     expected=f"at every K <= 128 of the run, Wasserstein's mean held-out U over seeds >= "
              f"{NEAR_FULL_U} with the lower end of its 95% t interval >= {NEAR_FULL_U} (at least "
@@ -213,7 +213,7 @@ def fair_control(res) -> Measurement:
 
 @claim(
     id="vqvae.gradient_gap_bound",
-    source="later version, eq. (4) and App. C: G <= ||H||_2 ||z_e - z_q||",
+    source="later version, eq. 4 and App. C: G <= ||H||_2 ||z_e - z_q||",
     statement="The STE gradient gap G = ||dL/dz(z_e) - dL/dz(z_q)|| of the decoder loss is "
               "bounded by ||H(z_q)||_2 ||z_e - z_q|| (H the Hessian of L at z_q)",
     expected=f"the bound holds on held-out images: the 95% Clopper-Pearson interval of the "
@@ -290,8 +290,8 @@ def gradient_gap_matching(res) -> Measurement:
 
 @claim(
     id="vqvae.hyperparameter_robustness",
-    source="the γ table (matching weight) of the paper's VQ-VAE ablations; the seed document "
-           "(robustness to hyperparameter variation)",
+    source="the γ table (matching weight) of the paper's VQ-VAE ablations; robustness to the "
+           "matching weight and the codebook learning rate",
     statement="Wasserstein VQ's near-full utilization does not hinge on its matching weight gamma "
               "or its codebook learning rate",
     expected=f"at the largest K, over the gamma x codebook lr grid (the sensitivity points and "
