@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--only", metavar="PATTERN", help="claim ids matching this glob / substring")
     v.add_argument("--results", metavar="DIR",
                    help="evaluate the claims on the finished results folder DIR (for example "
-                        "docs/reference/default) without computing anything: the claims of the "
-                        "studies it holds, at the scale and seed given")
+                        "docs/reference/default) without computing or writing anything (but "
+                        "--json): the claims of the studies it holds, at the scale and seed given")
     rep = sub.add_parser("report", help="write the verdict table (Markdown) of a results folder")
     rep.add_argument("--out", action="append", metavar="DIR",
                      help="results folder holding verdicts.json (default: out); repeat it to merge "
