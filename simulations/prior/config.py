@@ -22,12 +22,14 @@ data.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import math
-import types
 import typing
 from dataclasses import dataclass
+
+from ..core.checks import check_int
+from ..core.overrides import apply_overrides as overrides_of
+from ..core.overrides import known_keys
 
 __all__ = ["DEVICES", "PRECISIONS", "PRESETS", "PriorConfig", "apply_overrides", "preset"]
 
@@ -69,9 +71,9 @@ class PriorConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {name}={getattr(self, name)!r}")
         for name in ("n_layer", "n_head", "n_embd", "batch_size", "steps", "eval_every", "eval_batch_size"):
-            _check_int(self, name, 1)
+            check_int(getattr(self, name), name, 1)
         for name in ("warmup_steps", "checkpoint_every", "seed"):
-            _check_int(self, name, 0)
+            check_int(getattr(self, name), name, 0)
         for name in ("lr", "weight_decay", "grad_clip", "min_lr_ratio"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
@@ -104,21 +106,7 @@ class PriorConfig:
     @classmethod
     def from_dict(cls, d: dict) -> PriorConfig:
         """The config of a :meth:`to_dict` dict (missing keys take the defaults; unknown ones raise)."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a PriorConfig dict must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; known: {sorted(known)}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**d)
-
-
-def _check_int(config: PriorConfig, name: str, low: int) -> None:
-    v = getattr(config, name)
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        kind = "a positive integer" if low == 1 else "a non-negative integer"
-        raise ValueError(f"{name} must be {kind}, got {name}={v!r}")
+        return cls(**known_keys(cls, d))
 
 
 PRESETS: dict[str, PriorConfig] = {
@@ -142,54 +130,14 @@ def preset(name: str) -> PriorConfig:
     return PRESETS[name]
 
 
-def _fits(value, hint) -> bool:
-    """Whether a parsed literal fits a field's type hint (int, float, bool, str, tuples, None unions)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_fits(value, h) for h in typing.get_args(hint))
-    if hint is type(None) or hint is bool:
-        return value is None if hint is type(None) else isinstance(value, bool)
-    if hint in (int, float):
-        ok = (int,) if hint is int else (int, float)
-        return isinstance(value, ok) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        return (isinstance(value, (tuple, list)) and len(value) == len(args)
-                and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
-    return False
-
-
 def apply_overrides(config: PriorConfig, overrides: typing.Iterable[str]) -> PriorConfig:
     """A copy of ``config`` with ``key=value`` overrides applied (a leading ``--`` is allowed).
 
     Values are Python literals (``ast.literal_eval``; a bare word is a string for string fields),
     checked against the field's type: ``steps=200``, ``lr=3e-4``, ``grid=(16, 16)``, ``grid=None``,
     ``device=cpu``. An unknown key, a missing ``=`` or a value of the wrong type raises ValueError
-    naming it; the new config is validated as any :class:`PriorConfig`."""
+    naming it; the new config is validated as any :class:`PriorConfig`
+    (:func:`vqmatch.simulations.core.overrides.apply_overrides`)."""
     if not isinstance(config, PriorConfig):
         raise TypeError(f"config must be a PriorConfig, got {type(config).__name__}")
-    if isinstance(overrides, str):
-        raise ValueError(f"overrides must be a list of 'key=value' strings, got the string {overrides!r}")
-    hints = typing.get_type_hints(PriorConfig)
-    changes = {}
-    for item in overrides:
-        key, sep, text = str(item).removeprefix("--").partition("=")
-        key, text = key.strip().replace("-", "_"), text.strip()
-        if not sep:
-            raise ValueError(f"override {item!r} must look like key=value")
-        if key not in hints:
-            raise ValueError(f"unknown config key {key!r} in override {item!r}; known: {sorted(hints)}")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            if hints[key] is not str:
-                raise ValueError(f"override {item!r}: {text!r} is not a Python literal") from None
-            value = text
-        if not _fits(value, hints[key]):
-            raise ValueError(f"override {item!r}: {key} must be {hints[key]}, got {type(value).__name__} "
-                             f"{value!r}")
-        if hints[key] is float:
-            value = float(value)
-        changes[key] = tuple(value) if isinstance(value, list) else value
-    return dataclasses.replace(config, **changes)
+    return overrides_of(config, overrides)

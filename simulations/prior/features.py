@@ -48,6 +48,8 @@ import torch.nn.functional as F
 
 from vqmatch.theory import gaussian_w2
 
+from ..core.checks import check_int
+
 __all__ = ["FEATURE_DIM", "WIDTHS", "as_images", "frechet_distance", "inception_fid", "kernel_distance",
            "precision_recall", "random_features"]
 
@@ -100,10 +102,8 @@ def _weights(seed: int) -> list[torch.Tensor]:
 def random_features(images, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """Features (N, :data:`FEATURE_DIM`) float64 of ``images`` in the fixed random conv net of
     ``seed`` (module docstring). Runs in float32 on the CPU, one batch at a time."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got seed={seed!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}")
+    check_int(seed, "seed", 0)
+    check_int(batch_size, "batch_size")
     x_all = as_images(images)
     weights = _weights(seed)
     feats = []
@@ -164,11 +164,8 @@ def kernel_distance(feats_a, feats_b, *, subsets: int = 100, subset_size: int = 
     each). Comparing a set with itself, the two sides' subsets share points, and the cross term then
     averages some k(x, x): the expected value is -(2 / N) (mean k(x, x) - mean k(x, x')), slightly
     negative, not 0; two independent samples of one distribution give 0 in expectation."""
-    for name, v in (("subsets", subsets), ("subset_size", subset_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
-    if subset_size < 2:
-        raise ValueError(f"subset_size must be at least 2, got subset_size={subset_size}")
+    check_int(subsets, "subsets")
+    check_int(subset_size, "subset_size", 2)
     a, b = _pair(feats_a, feats_b)
     size = min(subset_size, len(a), len(b))
     rng = np.random.default_rng(seed)
@@ -201,8 +198,7 @@ def precision_recall(real_feats, fake_feats, *, k: int = 3, chunk: int = 1024) -
     """Improved precision and recall (Kynkäänniemi et al. 2019; module docstring) of ``fake_feats``
     against ``real_feats``: ``{"precision", "recall", "k"}``. Distances are Euclidean, in float64;
     each set needs more than ``k`` rows."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got k={k!r}")
+    check_int(k, "k")
     real, fake = _pair(real_feats, fake_feats, min_rows=k + 1)
     real_t, fake_t = torch.from_numpy(real), torch.from_numpy(fake)
     r_real, r_fake = _kth_radii(real_t, k, chunk), _kth_radii(fake_t, k, chunk)

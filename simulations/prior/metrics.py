@@ -27,15 +27,14 @@ import numpy as np
 import torch
 from scipy.spatial.distance import jensenshannon
 
+from ..core.checks import check_int
+
 __all__ = ["check_codebook_size", "check_tokens", "entropy_bits", "histogram", "js_divergence", "log2_k",
            "perplexity", "token_stats", "unigram_baselines", "utilization"]
 
 
 def check_codebook_size(codebook_size, name: str = "codebook_size") -> int:
-    if isinstance(codebook_size, (bool, np.bool_)) or not isinstance(codebook_size, (int, np.integer)) \
-            or codebook_size < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={codebook_size!r}")
-    return int(codebook_size)
+    return check_int(codebook_size, name)
 
 
 def check_tokens(tokens, codebook_size: int, name: str = "tokens", *, grid: bool = False) -> np.ndarray:

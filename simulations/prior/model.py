@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.checks import check_int
+
 __all__ = ["PriorTransformer", "build_prior"]
 
 
@@ -82,8 +84,7 @@ class PriorTransformer(nn.Module):
         super().__init__()
         for name, v in (("codebook_size", codebook_size), ("block_size", block_size), ("n_layer", n_layer),
                         ("n_head", n_head), ("n_embd", n_embd)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={v!r}")
+            check_int(v, name)
         if n_embd % n_head:
             raise ValueError(f"n_embd={n_embd} must be a multiple of n_head={n_head}")
         self.codebook_size, self.block_size, self.sos = codebook_size, block_size, codebook_size

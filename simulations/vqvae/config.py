@@ -32,12 +32,14 @@ defaults below: builtin photographs, the tiny model, K = 1024, 400 steps of 32, 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import math
-import types
 import typing
 from dataclasses import dataclass
+
+from ..core.checks import check_int
+from ..core.overrides import apply_overrides as overrides_of
+from ..core.overrides import known_keys
 
 __all__ = ["BASELINE_BETA", "MATCHING", "MATCHING_BETA", "MATCHING_CODEBOOK_LR", "MATCHING_GAMMA",
            "PRESETS", "TrainConfig", "apply_overrides", "preset", "quantizer_settings"]
@@ -116,11 +118,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {choices}, got {name}={getattr(self, name)!r}")
         for name in ("codebook_size", "codebook_dim", "steps", "batch_size", "eval_every", "eval_batch_size",
                      "resolution", "heldout_every", "queue_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={getattr(self, name)!r}")
+            check_int(getattr(self, name), name, 1)
         for name in ("num_workers", "checkpoint_every", "warmup_steps", "decay_steps", "seed", "eval_images"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {name}={getattr(self, name)!r}")
+            check_int(getattr(self, name), name, 0)
         for name in ("lr", "codebook_lr", "alpha", "beta", "gamma", "grad_clip", "min_lr_ratio"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v >= 0):
@@ -142,16 +142,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         """The config of a :meth:`to_dict` dict (missing keys take the defaults; unknown ones raise)."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a TrainConfig dict must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; known: {sorted(known)}")
-        d = dict(d)
-        if isinstance(d.get("adam_betas"), list):
-            d["adam_betas"] = tuple(d["adam_betas"])
-        return cls(**d)
+        return cls(**known_keys(cls, d))
 
 
 def quantizer_settings(config: TrainConfig) -> dict:
@@ -208,58 +199,13 @@ def preset(name: str) -> TrainConfig:
     return PRESETS[name]
 
 
-def _matches(value, hint) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if hint is tuple or origin is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, (tuple, list)):
-            return isinstance(value, dict) and hint is tuple  # quantizer_options
-        return not args or (len(args) == len(value)
-                            and all(_matches(v, a) for v, a in zip(value, args, strict=True)))
-    return False
-
-
 def apply_overrides(config: TrainConfig, overrides: typing.Iterable[str]) -> TrainConfig:
     """A copy of ``config`` with ``key=value`` overrides applied (a leading ``--`` is allowed).
 
     Values are Python literals (``ast.literal_eval``; a bare word is a string for string fields),
     checked against the field's type: ``lr=1e-4``, ``codebook_size=512``, ``beta=None``,
     ``quantizer=ema``, ``quantizer_options={'anchor': 'farthest'}``. An unknown key, a missing ``=``
-    or a value of the wrong type raises ValueError naming it."""
-    hints = typing.get_type_hints(TrainConfig)
-    changes = {}
-    for item in overrides:
-        key, sep, text = str(item).removeprefix("--").partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep:
-            raise ValueError(f"override {item!r} must look like key=value")
-        if key not in hints:
-            raise ValueError(f"unknown config key {key!r} in override {item!r}; known: {sorted(hints)}")
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()
-            if not _matches(value, hints[key]):
-                raise ValueError(f"override {item!r}: {text!r} is not a Python literal") from None
-        if not _matches(value, hints[key]):
-            raise ValueError(f"override {item!r}: {key} must be {hints[key]}, got {type(value).__name__} "
-                             f"{value!r}")
-        if hints[key] is float or hints[key] == (float | None):
-            value = None if value is None else float(value)
-        if isinstance(value, list):
-            value = tuple(value)
-        changes[key] = value
-    return dataclasses.replace(config, **changes)
+    or a value of the wrong type raises ValueError naming it
+    (:func:`vqmatch.simulations.core.overrides.apply_overrides`)."""
+    return overrides_of(config, overrides)
 
