@@ -112,17 +112,24 @@ def _curves(summary):
     return fig
 
 
-def _latent(summary, results_dir):
-    k = summary.largest_codebook_size
+def _saved(summary, results_dir, attr: str) -> list:
+    """(quantizer, arrays) of the files named by the points' ``attr`` at the largest K (the
+    authors' settings), sorted by quantizer; a missing file is left out."""
     panels = []
     for p in summary.points:
-        if p.codebook_size == k and p.setting == "paper" and p.latent_file:
-            f = Path(results_dir) / p.latent_file
+        name = getattr(p, attr)
+        if p.codebook_size == summary.largest_codebook_size and p.setting == "paper" and name:
+            f = Path(results_dir) / name
             if f.is_file():
                 panels.append((p.quantizer, np.load(f)))
+    return sorted(panels, key=lambda x: x[0])
+
+
+def _latent(summary, results_dir):
+    k = summary.largest_codebook_size
+    panels = _saved(summary, results_dir, "latent_file")
     if not panels:
         return None
-    panels.sort(key=lambda x: x[0])
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
     with plt.rc_context(RC):
@@ -151,15 +158,9 @@ def _latent(summary, results_dir):
 
 def _recon(summary, results_dir):
     k = summary.largest_codebook_size
-    panels = []
-    for p in summary.points:
-        if p.codebook_size == k and p.setting == "paper" and p.recon_file:
-            f = Path(results_dir) / p.recon_file
-            if f.is_file():
-                panels.append((p.quantizer, np.load(f)))
+    panels = _saved(summary, results_dir, "recon_file")
     if not panels:
         return None
-    panels.sort(key=lambda x: x[0])
     n = panels[0][1]["original"].shape[0]
     with plt.rc_context(RC):
         fig, axes = plt.subplots(len(panels) + 1, n, figsize=(1.1 * n, 1.15 * (len(panels) + 1)),
