@@ -50,6 +50,7 @@ __all__ = [
     "ASYMPTOTIC_QUANTIZER_CONSTANT",
     "QuantizerConstant",
     "best_gaussian_codebook_scale2",
+    "expected_utilization",
     "gaussian_codebook_gain",
     "gaussian_codebook_integral",
     "gaussian_codebook_relative_distortion",
@@ -480,3 +481,12 @@ def gaussian_codebook_gain(d: int) -> float:
         return 1.0
     log_ratio = 0.5 * (d + 2) * math.log1p(2.0 / d) + 0.5 * d * math.log1p(-2.0 / d)
     return -math.expm1(log_ratio)
+
+
+def expected_utilization(masses, n_features: int) -> float:
+    r"""Expected utilization of a fixed codebook whose Voronoi cells have feature masses
+    ``masses``: :math:`1 - \frac1K\sum_k (1 - P_A(V_k))^N` for N i.i.d. features (code k is unused
+    with probability :math:`(1 - P_A(V_k))^N`; App. G). Equal masses 1/K give the ceiling
+    :math:`1 - (1 - 1/K)^N` of a perfectly matched codebook."""
+    p = np.clip(np.asarray(masses, dtype=np.float64), 0.0, 1.0)
+    return float(1.0 - np.mean(np.power(1.0 - p, n_features)))

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from vqmatch.theory import criterion_triple, usage_criteria
+from vqmatch.theory.quantization import expected_utilization
 
 from ...core.registry import Cell
 from ...core.seeding import child_generator
@@ -179,7 +180,7 @@ def util_1d_cell(case: str, law: str, codebook_size: int, features_per_code: int
     idx, sq = mt.usage_1d(codes, feats)
     u, c = usage_criteria(np.bincount(idx, minlength=k))
     e = float(sq.mean())
-    cond = mt.expected_utilization_from_masses(mt.cell_masses_1d(codes, cdf), n)
+    cond = expected_utilization(mt.cell_masses_1d(codes, cdf), n)
     return [_row("utilization", case, 1, k, n, {"error_mse": e, "error_rms": math.sqrt(e),
                                                 "utilization": u, "perplexity": c}, replicate,
                  None, law=law, expected_given_codes=cond, closed_form=closed)]
@@ -195,7 +196,7 @@ def util_disk_cell(codebook_size: int, features_per_code: int, mass_samples: int
     codes = law.sample(k, rng)
     big, _ = mt.nearest_code_kdtree(law.sample(mass_samples, rng), codes)
     masses = np.bincount(big, minlength=k) / mass_samples
-    cond = mt.expected_utilization_from_masses(masses, n)
+    cond = expected_utilization(masses, n)
     return [_row("utilization", "disk2d", 2, k, n, mt.triple_kdtree(law.sample(n, rng), codes),
                  replicate, None, expected_given_codes=cond, closed_form=None)]
 

@@ -188,15 +188,6 @@ def limit_utilization_disk(codebook: np.ndarray, center, radius: float, *,
 # expected utilization of a random codebook
 
 
-def expected_utilization_from_masses(masses: np.ndarray, n_features: int) -> float:
-    r"""Expected utilization given the codebook, :math:`1 - \frac1K\sum_k (1 - P_A(V_k))^N`.
-
-    Features are i.i.d. from :math:`P_A`, so code k is unused with probability
-    :math:`(1 - P_A(V_k))^N`; exact for a fixed codebook."""
-    p = np.clip(np.asarray(masses, dtype=np.float64), 0.0, 1.0)
-    return float(1.0 - np.mean(np.power(1.0 - p, n_features)))
-
-
 def cell_masses_1d(codes: np.ndarray, cdf) -> np.ndarray:
     """:math:`P_A(V_k)` of the Voronoi cells (intervals between midpoints) of 1-D ``codes``,
     in the order of ``codes``; ``cdf`` is the CDF of :math:`P_A` (vectorised)."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vqmatch.theory.quantization import expected_utilization
+
 from ...core.jsondata import JsonData
 from ...core.stats import Estimate, TTest, mean_ci, paired_t
 from ...core.verdicts import PLATEAU_E, PLATEAU_FRACTION, PLATEAU_U
@@ -79,7 +81,8 @@ class VQVAEPoint(JsonData):
         1 - (1 - 1/K)^N (App. G's E[U] = 1 - E_k (1 - P(V_k))^N with equal cell masses)."""
         if not self.heldout_tokens:
             return None
-        return 1.0 - (1.0 - 1.0 / self.codebook_size) ** self.heldout_tokens
+        return expected_utilization(np.full(self.codebook_size, 1.0 / self.codebook_size),
+                                    self.heldout_tokens)
 
     @property
     def converged(self) -> bool | None:

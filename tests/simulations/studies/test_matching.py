@@ -20,6 +20,7 @@ from vqmatch.simulations.studies.matching import cells as mc
 from vqmatch.simulations.studies.matching import config as mm
 from vqmatch.simulations.studies.matching import theory as mt
 from vqmatch.theory import criterion_triple, nearest_code
+from vqmatch.theory.quantization import expected_utilization
 
 TINY = mm.MatchingConfig(
     theorem1=mm.Theorem1Config(codebook_sizes=(50, 200, 800), features_per_code=10, replicates=3),
@@ -132,7 +133,7 @@ def test_cell_masses_and_conditional_expectation():
     masses = mt.cell_masses_1d(codes, lambda x: np.clip(x, 0, 1))
     np.testing.assert_allclose(masses, [0.3, 0.3, 0.4])
     expect = 1 - np.mean([(1 - 0.3) ** 4, (1 - 0.3) ** 4, (1 - 0.4) ** 4])
-    assert mt.expected_utilization_from_masses(masses, 4) == pytest.approx(expect)
+    assert expected_utilization(masses, 4) == pytest.approx(expect)
 
 
 def test_usage_1d_agrees_with_nearest_code():
