@@ -86,6 +86,20 @@ def mean_ci(values: Iterable[float], level: float = LEVEL) -> Estimate:
     return Estimate(m, m - q * se, m + q * se, se, int(v.size) - 1, int(v.size), level)
 
 
+def replicate_estimate(values: Iterable[float | None]) -> Estimate | None:
+    """:func:`mean_ci` of the finite values among ``values`` (the replicates of one grid point),
+    tolerant of what a grid gives: None when no value is finite, a NaN interval for one value, a
+    zero-width interval (se 0) for equal values."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None
+    if len(vals) == 1:
+        return Estimate(vals[0], math.nan, math.nan, math.nan, math.nan, 1)
+    if max(vals) == min(vals):
+        return Estimate(vals[0], vals[0], vals[0], 0.0, len(vals) - 1, len(vals))
+    return mean_ci(vals)
+
+
 def z_score(estimate: float, stderr: float, value: float) -> float:
     """Number of standard errors between ``estimate`` and ``value`` (signed; inf if stderr is 0)."""
     diff = estimate - value

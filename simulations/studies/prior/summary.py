@@ -13,6 +13,7 @@ import numpy as np
 
 from ...core.jsondata import JsonData
 from ...core.stats import Estimate, TTest, paired_t, t_pvalue
+from ...core.stats import replicate_estimate as estimate
 from ...core.verdicts import LEVEL
 from ...engines.training_summary import paired_values
 from .config import PriorStudyConfig
@@ -25,21 +26,6 @@ METRICS = ("bits_per_token", "bits_per_image", "heldout_entropy_bits", "train_un
 COMPARED = ("bits_per_image", "bits_per_token", "distortion", "frechet", "kid", "precision",
             "recall", "sample_js", "sample_utilization", "tokenizer_utilization")
 REFERENCE = "wasserstein"
-
-
-def estimate(values) -> Estimate | None:
-    """Mean and t interval over replicates of the finite values (None when there is none; one
-    value: a NaN interval; equal values: a zero-width interval)."""
-    from ...core.stats import mean_ci
-
-    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return None
-    if len(vals) == 1:
-        return Estimate(vals[0], math.nan, math.nan, math.nan, math.nan, 1)
-    if max(vals) == min(vals):
-        return Estimate(vals[0], vals[0], vals[0], 0.0, len(vals) - 1, len(vals))
-    return mean_ci(vals)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,7 +13,8 @@ import numpy as np
 from vqmatch.theory.quantization import expected_utilization
 
 from ...core.jsondata import JsonData
-from ...core.stats import Estimate, TTest, mean_ci, paired_t
+from ...core.stats import Estimate, TTest, paired_t
+from ...core.stats import replicate_estimate as estimate
 from ...core.verdicts import PLATEAU_E, PLATEAU_FRACTION, PLATEAU_U
 from ...engines.training_summary import curves, final_rows, paired_values
 from .config import PAPER_TABLES, PAPER_TRAIN_PRESETS, VQVAEConfig
@@ -24,20 +25,6 @@ POINT = ("quantizer", "codebook_size", "codebook_dim", "dataset", "gamma", "beta
          "setting")
 CURVE_METRICS = ("utilization", "error", "psnr", "rec_loss")
 _NAN = math.nan
-
-
-def estimate(values) -> Estimate | None:
-    """Mean and t interval over replicates of the finite values (None when there is none; one
-    value: a NaN interval; equal values: a zero-width interval, se 0)."""
-    values = [float(v) for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None
-    if len(values) == 1:
-        return Estimate(values[0], _NAN, _NAN, _NAN, _NAN, 1)
-    if max(values) == min(values):
-        return Estimate(float(np.mean(values)), values[0], values[0], 0.0, len(values) - 1,
-                        len(values))
-    return mean_ci(values)
 
 
 @dataclass(frozen=True, eq=False)

@@ -173,3 +173,14 @@ def test_agrees_bonferroni_between_alpha_disagree_and_alpha():
     assert agrees([0.5, ALPHA / 3]) == "inconclusive"  # below ALPHA / 2, above ALPHA_DISAGREE
     assert agrees([0.5, ALPHA_DISAGREE / 2]) == "refuted"
     assert agrees(iter([])) == "inconclusive"
+
+
+def test_replicate_estimate_tolerates_what_a_grid_gives():
+    from vqmatch.simulations.core.stats import mean_ci, replicate_estimate
+
+    assert replicate_estimate([None, float("nan")]) is None
+    one = replicate_estimate([0.5, None])
+    assert (one.value, one.n) == (0.5, 1) and math.isnan(one.low) and math.isnan(one.se)
+    same = replicate_estimate([0.25, 0.25, 0.25])
+    assert (same.value, same.low, same.high, same.se, same.df, same.n) == (0.25, 0.25, 0.25, 0.0, 2, 3)
+    assert replicate_estimate([1.0, 2.0, float("inf"), 4.0]) == mean_ci([1.0, 2.0, 4.0])

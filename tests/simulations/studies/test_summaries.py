@@ -65,7 +65,7 @@ def test_summary_round_trips_through_json(name):
 def test_summaries_with_nan_compare_equal():
     """One replicate: no paired test; the Clopper-Pearson rate and a one-value estimate have NaN
     standard errors and intervals, which survive the round trip."""
-    from vqmatch.simulations.studies.vqvae.summary import estimate
+    from vqmatch.simulations.core.stats import replicate_estimate as estimate
 
     summary = BUILD["vqvae (synthetic)"]()
     test = summary.comparisons[0].utilization
