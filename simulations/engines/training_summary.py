@@ -115,6 +115,30 @@ def paired_values(final: list[dict], metric: str, a: dict, b: dict,
     return [ra[i] for i in common], [rb[i] for i in common]
 
 
+@dataclass(frozen=True, eq=False)
+class Paired(JsonData):
+    """A metric at the final step, runs ``a`` minus runs ``b`` paired by replicate: the two means,
+    their difference, the number of pairs and (two or more) the paired t test (df = n - 1)."""
+
+    a: float
+    b: float
+    diff: float
+    replicates: int
+    test: TTest | None
+
+
+def paired(final: list[dict], metric: str, a: dict, b: dict) -> Paired | None:
+    """``metric`` of the runs matching ``a`` minus the runs matching ``b``, paired by replicate over
+    the replicates where both are finite (:class:`Paired`); None when no replicate has both."""
+    pairs = [(u, v) for u, v in zip(*paired_values(final, metric, a, b), strict=True)
+             if math.isfinite(u) and math.isfinite(v)]
+    if not pairs:
+        return None
+    xa, xb = [u for u, _ in pairs], [v for _, v in pairs]
+    return Paired(float(np.mean(xa)), float(np.mean(xb)), float(np.mean(xa) - np.mean(xb)),
+                  len(xa), paired_t(xa, xb) if len(xa) >= 2 else None)
+
+
 def paired_difference(final: list[dict], metric: str, a: dict, b: dict) -> TTest | None:
     """Paired Student t test (df = n - 1) of the final-step ``metric`` of runs matching ``a`` minus
     those matching ``b``, paired by replicate (common random numbers); ``final``: the runs' final

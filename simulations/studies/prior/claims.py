@@ -8,8 +8,9 @@ from __future__ import annotations
 from ...core.registry import Measurement, claim
 from ...core.stats import TTest, significant, too_few
 from ...core.verdicts import ALPHA, MIN_REPLICATES, PAIRED_TEST, combine, decide
+from ...engines.training_summary import Paired
 from .config import BASELINES
-from .summary import PriorComparison, PriorPaired
+from .summary import PriorComparison
 
 SOURCE = ("open question 3 (the later version's limitations: reconstruction is not generation; tokens "
           "for an autoregressive prior)")
@@ -22,11 +23,11 @@ def _baselines(res) -> list[PriorComparison]:
     return [c for c in res.summary.comparisons if c.other in BASELINES]
 
 
-def _t(p: PriorPaired | None) -> TTest | None:
+def _t(p: Paired | None) -> TTest | None:
     return p.test if p is not None else None
 
 
-def _diff(p: PriorPaired | None) -> str:
+def _diff(p: Paired | None) -> str:
     if p is None:
         return "n/a"
     return str(p.test) if p.test is not None else f"{p.diff:+.4g} (1 pair, no test)"

@@ -12,10 +12,10 @@ from statistics import NormalDist
 import numpy as np
 
 from ...core.jsondata import JsonData
-from ...core.stats import Estimate, TTest, paired_t, t_pvalue
+from ...core.stats import Estimate, t_pvalue
 from ...core.stats import replicate_estimate as estimate
 from ...core.verdicts import LEVEL
-from ...engines.training_summary import paired_values
+from ...engines.training_summary import Paired, paired
 from .config import PriorStudyConfig
 
 POINT = ("quantizer", "codebook_size", "codebook_dim", "dataset")
@@ -63,18 +63,6 @@ class PriorPoint(JsonData):
 
 
 @dataclass(frozen=True, eq=False)
-class PriorPaired(JsonData):
-    """A metric, Wasserstein VQ's runs minus ``other``'s paired by replicate: the two means, the
-    number of pairs and (two or more) the paired t test (df = n - 1)."""
-
-    a: float
-    b: float
-    diff: float
-    replicates: int
-    test: TTest | None
-
-
-@dataclass(frozen=True, eq=False)
 class PriorComparison(JsonData):
     """Wasserstein VQ against ``other`` at one (K, d, dataset), one entry per compared metric."""
 
@@ -82,7 +70,7 @@ class PriorComparison(JsonData):
     codebook_dim: int
     dataset: str
     other: str
-    metrics: dict[str, PriorPaired]
+    metrics: dict[str, Paired]
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,16 +161,6 @@ def _points(rows: list[dict]) -> tuple[PriorPoint, ...]:
     return tuple(out)
 
 
-def _paired(rows: list[dict], metric: str, a: dict, b: dict) -> PriorPaired | None:
-    xa, xb = paired_values(rows, metric, a, b)
-    pairs = [(u, v) for u, v in zip(xa, xb, strict=True) if math.isfinite(u) and math.isfinite(v)]
-    if not pairs:
-        return None
-    xa, xb = [u for u, _ in pairs], [v for _, v in pairs]
-    return PriorPaired(float(np.mean(xa)), float(np.mean(xb)), float(np.mean(xa) - np.mean(xb)),
-                       len(xa), paired_t(xa, xb) if len(xa) >= 2 else None)
-
-
 def _comparisons(rows: list[dict]) -> tuple[PriorComparison, ...]:
     out = []
     for k, d, ds in sorted({(r["codebook_size"], r["codebook_dim"], r["dataset"]) for r in rows}):
@@ -191,12 +169,21 @@ def _comparisons(rows: list[dict]) -> tuple[PriorComparison, ...]:
         if REFERENCE not in here:
             continue
         for other in sorted(here - {REFERENCE}):
-            metrics = {m: _paired(rows, m, {**where, "quantizer": REFERENCE},
+            metrics = {m: paired(rows, m, {**where, "quantizer": REFERENCE},
                                   {**where, "quantizer": other}) for m in COMPARED}
             out.append(PriorComparison(k, d, ds, other,
                                        {m: v for m, v in metrics.items() if v is not None}))
     return tuple(out)
 
 
-__all__ = ["COMPARED", "METRICS", "Association", "PriorComparison", "PriorPaired", "PriorPoint",
-           "PriorSummary", "association", "estimate"]
+__all__ = [
+    "COMPARED",
+    "METRICS",
+    "Association",
+    "Paired",
+    "PriorComparison",
+    "PriorPoint",
+    "PriorSummary",
+    "association",
+    "estimate",
+]

@@ -13,10 +13,10 @@ import numpy as np
 from vqmatch.theory.quantization import expected_utilization
 
 from ...core.jsondata import JsonData
-from ...core.stats import Estimate, TTest, paired_t
+from ...core.stats import Estimate
 from ...core.stats import replicate_estimate as estimate
 from ...core.verdicts import PLATEAU_E, PLATEAU_FRACTION, PLATEAU_U
-from ...engines.training_summary import curves, final_rows, paired_values
+from ...engines.training_summary import Paired, curves, final_rows, paired
 from .config import PAPER_TABLES, PAPER_TRAIN_PRESETS, VQVAEConfig
 
 METRICS = ("utilization", "perplexity", "error", "psnr", "psnr_y", "ssim", "rec_loss")
@@ -99,18 +99,6 @@ class VQVAECurve(JsonData):
     error: tuple[float, ...]
     psnr: tuple[float, ...]
     rec_loss: tuple[float, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class Paired(JsonData):
-    """A metric at the final step, runs ``a`` minus runs ``b`` paired by replicate: the two means,
-    their difference, the number of pairs and (two or more) the paired t test."""
-
-    a: float
-    b: float
-    diff: float
-    replicates: int
-    test: TTest | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,16 +281,6 @@ def _equal_beta(final: list[dict], k: int | None) -> tuple[EqualBeta, ...]:
             out.append(EqualBeta(b, k, d, ds, **{m: paired(here, m, w, v)
                                                  for m in ("gap_mean", "psnr_y", "utilization")}))
     return tuple(out)
-
-
-def paired(final: list[dict], metric: str, a: dict, b: dict) -> Paired | None:
-    """``metric`` at the final step, runs matching ``a`` minus runs matching ``b``, paired by
-    replicate (:class:`Paired`); None when no replicate has both."""
-    xa, xb = paired_values(final, metric, a, b)
-    if not xa:
-        return None
-    return Paired(float(np.mean(xa)), float(np.mean(xb)), float(np.mean(xa) - np.mean(xb)),
-                  len(xa), paired_t(xa, xb) if len(xa) >= 2 else None)
 
 
 def _comparisons(final: list[dict]) -> tuple[Comparison, ...]:

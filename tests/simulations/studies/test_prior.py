@@ -227,7 +227,7 @@ def _paired(a, b, n=5, p=1e-6):
     diff = a - b
     test = None if n < 2 else TTest(diff, diff - 0.01, diff + 0.01, 0.004, n - 1, n,
                                     t=diff / 0.004, p=p, a=a, b=b)
-    return ps.PriorPaired(a, b, diff, n, test)
+    return ps.Paired(a, b, diff, n, test)
 
 
 def _summary(bits, dist, fd, assoc=(0.95, 0.85, 0.99), n=5):
